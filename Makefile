@@ -1,0 +1,78 @@
+# pianoroll — the front door. Every target sets up what it needs (venv, pages, a model).
+# Variables (defaults shown in ../README.md): MIDI IMAGES RESOLUTION JOBS MODEL EPOCHS ARCH LOSS
+# OUT VANISH VANISH_INC LENGTH PRIMER SEED COUNT MODE BENCH.
+
+PYTHON     ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIANOROLL  := $(PY) -m pianoroll
+
+MIDI       ?=
+IMAGES     ?= images
+RESOLUTION ?= 0.25
+JOBS       ?=
+MODEL      ?= models/default
+EPOCHS     ?=
+ARCH       ?= convlstm
+LOSS       ?= mse
+SEED       ?= 0
+OUT        ?= output
+VANISH     ?= 0.65
+VANISH_INC ?= 1.001
+LENGTH     ?= 106
+PRIMER     ?=
+COUNT      ?= 1
+MODE       ?= vanish
+BENCH      ?=
+
+opt = $(if $(2),$(1) $(2))
+
+.PHONY: install images train compose test evaluate benchmark clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make compose    compose music (sets up venv, pages and a model first if missing)"
+	@echo "make test       run the test suite"
+	@echo "make install    create .venv and install pianoroll into it"
+	@echo "make images     MIDI=folder IMAGES=images RESOLUTION=0.25  → piano-roll pages"
+	@echo "make train      IMAGES=images MODEL=models/default EPOCHS= ARCH=convlstm LOSS=mse"
+	@echo "make evaluate   MODEL=models/default [BENCH=chorales]"
+	@echo "make benchmark  speed and quality side by side with the seed's way"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+images: install
+	$(PIANOROLL) images $(MIDI) --out $(IMAGES) --resolution $(RESOLUTION) $(call opt,--jobs,$(JOBS))
+
+$(IMAGES)/manifest.csv:
+	$(MAKE) images
+
+train: install $(IMAGES)/manifest.csv
+	$(PIANOROLL) train --images $(IMAGES) --model $(MODEL) --arch $(ARCH) --loss $(LOSS) --seed $(SEED) \
+		$(call opt,--epochs,$(EPOCHS))
+
+$(MODEL)/model.keras:
+	$(MAKE) train
+
+compose: install $(MODEL)/model.keras
+	$(PIANOROLL) compose --model $(MODEL) --out $(OUT) --mode $(MODE) --vanish $(VANISH) \
+		--vanish-inc $(VANISH_INC) --length $(LENGTH) --count $(COUNT) --seed $(SEED) \
+		$(call opt,--primer,$(PRIMER))
+
+test: install
+	$(PY) -m pytest
+
+evaluate: install
+	$(PIANOROLL) evaluate --model $(MODEL) $(call opt,--bench,$(BENCH))
+
+benchmark: install
+	$(PIANOROLL) benchmark
+
+clean:
+	rm -rf $(OUT) models images/*.png images/manifest.csv reports/*.png

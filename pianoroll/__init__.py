@@ -1,0 +1,31 @@
+"""pianoroll: MIDI folders → piano-roll pages → a ConvLSTM → new music.
+
+The package reads top-down in the order data flows, one module per stage:
+
+    roll        the piano roll in memory: (time, pitch) columns, the named constants
+    midi        MIDI bytes ↔ notes, through py_midicsv
+    scores      MusicXML / ABC / kern and the built-in corpus, through music21
+    pages       roll ↔ 106×106 PNG pages, and the manifest that joins them back
+    images      a folder of sources → pages, in parallel, resumable
+    dataset     pages → rolls per piece → 9-column windows → the next column
+    model       the seed network and ours, as named configurations
+    bundle      a trained model and everything compose needs to use it
+    train       fit with checkpoints, early stopping and held-out figures
+    compose     step the model forward, vanish_proof, sampling
+    audio       MIDI → WAV with fluidsynth
+    gallery     output/index.html
+    metrics     NLL, Brier, F1 and the statistics of a piece
+    evaluate    the model against baselines and against real music
+
+The command line lives in ``pianoroll.cli`` and ``pianoroll.commands``; library
+modules return values and never print.
+"""
+
+__version__ = "0.1.0"
+
+
+class PianorollError(Exception):
+    """Bad input or state that the user can fix: the CLI prints it as one line, without a traceback.
+
+    Messages start with the file or folder concerned, then the reason.
+    """

@@ -1,0 +1,3 @@
+from pianoroll.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""A model bundle: ``models/<name>/`` with model.keras and config.json.
+
+The bundle holds everything compose and evaluate need and nothing they must
+guess: the grid (resolution, lowest pitch, pitch count, window), the network's
+configuration, the data it saw and which pieces were held out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pianoroll import PianorollError
+from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
+
+FORMAT = 1  # bumped whenever a bundle written before can no longer be read the same way
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+
+
+class BundleError(PianorollError):
+    """A bundle that is missing, incomplete or from an incompatible version."""
+
+
+@dataclasses.dataclass
+class Bundle:
+    path: Path
+    config: dict[str, Any]
+    model: Any  # keras.Model
+
+    @property
+    def resolution(self) -> float:
+        return float(self.config["resolution"])
+
+
+def grid() -> dict[str, Any]:
+    """The facts of the grid a bundle was trained on; compose checks them before using it."""
+    return {"format": FORMAT, "lowest_pitch": LOWEST_PITCH, "pitches": PITCHES, "window": WINDOW}
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """JSON under a temporary name, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def save(model: Any, config: dict[str, Any], path: Path) -> None:
+    """Write a complete bundle; an older bundle at ``path`` is replaced only once both files are written."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tmp_model = path / f".{MODEL_FILE}.tmp.keras"  # Keras insists on the .keras suffix
+    model.save(tmp_model)
+    os.replace(tmp_model, path / MODEL_FILE)
+    write_json(path / CONFIG_FILE, {**config, **grid()})
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A bundle's config.json, checked against this version's grid; raises BundleError."""
+    path = Path(path)
+    config_path = path / CONFIG_FILE
+    if not (path / MODEL_FILE).is_file() or not config_path.is_file():
+        raise BundleError(f"{path}: no trained model here (make one with `make train MODEL={path}`)")
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as error:
+        raise BundleError(f"{config_path}: unreadable ({error})") from None
+    for key, expected in grid().items():
+        if config.get(key) != expected:
+            raise BundleError(
+                f"{config_path}: made for {key}={config.get(key)!r}, this version needs {expected!r}; "
+                "retrain with `make train`")
+    return config
+
+
+def load(path: Path) -> Bundle:
+    """The bundle at ``path`` with its Keras model loaded (imports TensorFlow)."""
+    import keras
+
+    config = read_config(path)
+    try:
+        model = keras.models.load_model(Path(path) / MODEL_FILE, compile=False)
+    except Exception as error:  # Keras raises many kinds for a broken file
+        raise BundleError(f"{Path(path) / MODEL_FILE}: cannot be loaded ({error})") from None
+    return Bundle(Path(path), config, model)

@@ -1,0 +1,177 @@
+"""Rolls ↔ 106×106 grayscale PNG pages, and the manifest that joins pages back into pieces.
+
+A page is the roll turned to look like a piano roll: pitch on the vertical axis
+with pitch 126 in row 0 and A0 (21) in the bottom row, time running left to
+right. A piece longer than one page becomes ``<piece>_0000.png``,
+``<piece>_0001.png``…; the last page is padded with silence and the manifest
+records the true length, so pages join back exactly (no resampling: one
+column is always one step of ``resolution`` quarter notes).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from PIL import Image
+
+from pianoroll import PianorollError
+from pianoroll import roll as rolls
+from pianoroll.roll import ON, ONSET, ON_THRESHOLD, PAGE_COLUMNS, PITCHES, SILENCE
+
+MANIFEST = "manifest.csv"
+
+
+class PageError(PianorollError):
+    """A page or manifest that cannot be used; the message names the file and the reason."""
+
+
+def page_name(piece: str, index: int) -> str:
+    return f"{piece}_{index:04d}.png"
+
+
+def to_pages(roll: np.ndarray) -> list[np.ndarray]:
+    """Cut a roll into page images (PITCHES × PAGE_COLUMNS, uint8), the last padded with silence."""
+    count = max(1, -(-roll.shape[0] // PAGE_COLUMNS))
+    padded = rolls.empty(count * PAGE_COLUMNS)
+    padded[: roll.shape[0]] = roll
+    return [padded[i * PAGE_COLUMNS : (i + 1) * PAGE_COLUMNS].T[::-1].copy() for i in range(count)]
+
+
+def write_image(image: np.ndarray, path: Path) -> None:
+    """Save an 8-bit grayscale PNG under a temporary name, then rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode="L").save(f, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_pages(roll: np.ndarray, out_dir: Path, piece: str) -> list[Path]:
+    """Write a piece's pages; pages left over from an older, longer version are removed."""
+    paths = []
+    for index, image in enumerate(to_pages(roll)):
+        paths.append(Path(out_dir) / page_name(piece, index))
+        write_image(image, paths[-1])
+    stale = len(paths)
+    while (Path(out_dir) / page_name(piece, stale)).exists():
+        (Path(out_dir) / page_name(piece, stale)).unlink()
+        stale += 1
+    return paths
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Any PNG PITCHES pixels high (grayscale, RGB or RGBA) as a roll; brighter than 50% is on.
+
+    Transparent pixels count as silence, so a roll drawn on a transparent
+    canvas reads as the user sees it.
+    """
+    try:
+        with Image.open(path) as img:
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                img = img.convert("RGBA")
+                canvas = Image.new("RGBA", img.size, (0, 0, 0, 255))
+                img = Image.alpha_composite(canvas, img)
+            gray = np.asarray(img.convert("L"))
+    except (OSError, ValueError) as error:
+        raise PageError(f"{path}: not a readable PNG ({error})") from None
+    if gray.shape[0] != PITCHES:
+        raise PageError(f"{path}: a page must be {PITCHES} pixels high, this one is {gray.shape[0]}")
+    pixels = gray[::-1].T
+    return np.where(pixels > ON_THRESHOLD, np.where(pixels == ONSET, ONSET, ON), SILENCE).astype(np.uint8)
+
+
+def join(paths: Iterable[Path], columns: int | None = None) -> np.ndarray:
+    """Pages, in the given order, as one roll; ``columns`` cuts off the padding of the last page."""
+    pages = [read_image(Path(p)) for p in paths]
+    roll = np.concatenate(pages) if pages else rolls.empty(0)
+    return roll if columns is None else roll[:columns]
+
+
+@dataclasses.dataclass
+class Entry:
+    """One line of the manifest: a source file, and the piece it became (or why it did not)."""
+
+    source: str
+    piece: str = ""
+    status: str = "ok"  # "ok" or "error"
+    reason: str = ""
+    pages: int = 0
+    columns: int = 0  # the piece's true length in steps, before the last page's padding
+    resolution: float = rolls.DEFAULT_RESOLUTION
+    notes: int = 0
+    dropped: int = 0  # notes outside pitches 21..126
+    source_size: int = 0  # with source_mtime: how a re-run knows the pages are up to date
+    source_mtime: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+FIELDS = [f.name for f in dataclasses.fields(Entry)]
+
+
+def write_manifest(out_dir: Path, entries: Iterable[Entry]) -> Path:
+    """Write the manifest atomically, sorted by source so re-runs give the same file."""
+    path = Path(out_dir) / MANIFEST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for entry in sorted(entries, key=lambda e: (e.source, e.piece)):
+            writer.writerow(dataclasses.asdict(entry))
+    os.replace(tmp, path)
+    return path
+
+
+def read_manifest(images_dir: Path) -> list[Entry]:
+    path = Path(images_dir) / MANIFEST
+    if not path.is_file():
+        raise PageError(f"{path}: no manifest (make one with `make images`)")
+    types = {f.name: f.type for f in dataclasses.fields(Entry)}
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return [Entry(**{k: _parse(types[k], v) for k, v in row.items()}) for row in rows]
+    except (KeyError, TypeError, ValueError) as error:
+        raise PageError(f"{path}: not a pianoroll manifest ({error})") from None
+
+
+def _parse(kind: str, text: str):
+    return {"int": int, "float": float}.get(kind, str)(text)
+
+
+def load_pieces(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
+    """Every converted piece of a folder as (roll, resolution), pages re-joined per the manifest.
+
+    Raises PageError naming the first file that does not match the manifest,
+    since training on a silently shortened piece would be worse than stopping.
+    """
+    images_dir = Path(images_dir)
+    pieces = {}
+    for entry in read_manifest(images_dir):
+        if not entry.ok:
+            continue
+        paths = [images_dir / page_name(entry.piece, i) for i in range(entry.pages)]
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise PageError(f"{missing[0]}: listed in the manifest but missing")
+        for path in paths:
+            with Image.open(path) as img:
+                if img.size != (PAGE_COLUMNS, PITCHES):
+                    raise PageError(f"{path}: a page must be {PAGE_COLUMNS}×{PITCHES}, this one is {img.size[0]}×{img.size[1]}")
+        pieces[entry.piece] = (join(paths, entry.columns), entry.resolution)
+    if not pieces:
+        raise PageError(f"{images_dir / MANIFEST}: no converted pieces (make some with `make images`)")
+    return pieces

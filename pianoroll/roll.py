@@ -1,0 +1,121 @@
+"""The piano roll: the one representation every stage of the pipeline shares.
+
+A roll is a numpy array of shape (time, PITCHES): one row per time step of
+``resolution`` quarter notes, one column per pitch, lowest pitch first. Values
+are page pixels (uint8): SILENCE, ON, or ONSET, a darker "on" that marks where
+a note is re-struck, so that two touching notes of one pitch stay two notes.
+Anything above ON_THRESHOLD counts as sounding, as on a page.
+
+Time is counted in beats (quarter notes), never seconds, so tempo changes do
+not move notes and a roll is independent of the tempo it is played at.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, NamedTuple
+
+import numpy as np
+
+LOWEST_PITCH = 21  # A0, the lowest key of a piano
+PITCHES = 106  # pitches 21..126: the height of a page
+HIGHEST_PITCH = LOWEST_PITCH + PITCHES - 1
+PAGE_COLUMNS = 106  # a page is square, as in the seed
+WINDOW = 9  # columns the model sees before predicting the next one
+DEFAULT_RESOLUTION = 0.25  # quarter notes per column: a sixteenth
+
+SILENCE = 0
+ON = 255
+ONSET = 160  # still reads as "on" (> ON_THRESHOLD), but marks a re-strike
+ON_THRESHOLD = 127
+
+
+class Note(NamedTuple):
+    """A note in beats (quarter notes from the start of the piece)."""
+
+    pitch: int
+    start: float
+    end: float
+    velocity: int = 90
+
+
+def empty(columns: int) -> np.ndarray:
+    """A silent roll of the given length."""
+    return np.zeros((columns, PITCHES), dtype=np.uint8)
+
+
+def is_on(roll: np.ndarray) -> np.ndarray:
+    """Which cells sound, as booleans: the reading every loader shares."""
+    return roll > ON_THRESHOLD
+
+
+def to_step(beats: float, resolution: float) -> int:
+    """The nearest column to a time in beats (halves round up, float noise aside)."""
+    return math.floor(beats / resolution + 0.5 + 1e-9)
+
+
+def in_range(pitch: int) -> bool:
+    return LOWEST_PITCH <= pitch <= HIGHEST_PITCH
+
+
+def from_notes(
+    notes: Iterable[Note], resolution: float, keep_onsets: bool = False
+) -> tuple[np.ndarray, int]:
+    """Quantise notes onto the grid; returns the roll and how many notes fell outside 21..126.
+
+    Start and end go to the nearest step and a note lasts at least one step.
+    With ``keep_onsets`` a note that starts while its pitch is already sounding
+    (struck again right after itself, or overlapping) begins with an ONSET
+    cell, so it survives the trip through a page as a note of its own.
+    """
+    spans, dropped = [], 0
+    for note in notes:
+        if not in_range(note.pitch):
+            dropped += 1
+            continue
+        start = to_step(note.start, resolution)
+        end = max(to_step(note.end, resolution), start + 1)
+        spans.append((note.pitch - LOWEST_PITCH, start, end))
+    roll = empty(max((end for _, _, end in spans), default=0))
+    for row, start, end in spans:
+        roll[start:end, row] = ON
+    if keep_onsets:
+        for row, start, _ in spans:
+            if start > 0 and roll[start - 1, row] > ON_THRESHOLD:
+                roll[start, row] = ONSET
+    return roll, dropped
+
+
+def to_notes(roll: np.ndarray, resolution: float, velocity: int = 90) -> list[Note]:
+    """Runs of sounding cells back into notes, sorted by start then pitch.
+
+    An ONSET cell inside a run starts a new note; a plain run is one note.
+    """
+    on = is_on(roll)
+    padded = np.pad(on, ((1, 1), (0, 0)))
+    starts = (padded[1:-1] & ~padded[:-2]) | (roll == ONSET)
+    ends = padded[1:-1] & ~padded[2:]
+    notes = []
+    for row in range(roll.shape[1]):
+        boundaries = np.flatnonzero(starts[:, row])
+        last_steps = np.flatnonzero(ends[:, row])
+        for start in boundaries:
+            next_start = boundaries[boundaries > start]
+            run_end = last_steps[last_steps >= start][0] + 1
+            end = min(run_end, next_start[0]) if next_start.size else run_end
+            notes.append(_note(row, int(start), int(end), resolution, velocity))
+    return sorted(notes, key=lambda n: (n.start, n.pitch))
+
+
+def _note(row: int, start: int, end: int, resolution: float, velocity: int) -> Note:
+    return Note(row + LOWEST_PITCH, start * resolution, end * resolution, velocity)
+
+
+def as_frames(roll: np.ndarray) -> np.ndarray:
+    """The roll as 0/1 float32 frames, the form the model reads and predicts."""
+    return is_on(roll).astype(np.float32)
+
+
+def from_frames(frames: np.ndarray) -> np.ndarray:
+    """0/1 (or boolean) frames back into a roll of page pixels."""
+    return np.where(np.asarray(frames) > 0.5, ON, SILENCE).astype(np.uint8)
