@@ -35,12 +35,17 @@ def page_name(piece: str, index: int) -> str:
     return f"{piece}_{index:04d}.png"
 
 
+def to_image(roll: np.ndarray) -> np.ndarray:
+    """A roll as one picture, PITCHES rows high and as wide as the roll: pitch 126 on top."""
+    return np.ascontiguousarray(roll.T[::-1])
+
+
 def to_pages(roll: np.ndarray) -> list[np.ndarray]:
     """Cut a roll into page images (PITCHES × PAGE_COLUMNS, uint8), the last padded with silence."""
     count = max(1, -(-roll.shape[0] // PAGE_COLUMNS))
     padded = rolls.empty(count * PAGE_COLUMNS)
     padded[: roll.shape[0]] = roll
-    return [padded[i * PAGE_COLUMNS : (i + 1) * PAGE_COLUMNS].T[::-1].copy() for i in range(count)]
+    return [to_image(padded[i * PAGE_COLUMNS : (i + 1) * PAGE_COLUMNS]) for i in range(count)]
 
 
 def write_image(image: np.ndarray, path: Path) -> None:
