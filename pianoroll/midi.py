@@ -1,0 +1,262 @@
+"""MIDI bytes ↔ notes in beats, through py_midicsv.
+
+py_midicsv reads a file as plain event objects, about fifty times faster than
+music21's MIDI parser, which builds a whole score first. Time is counted in
+beats from the header's ticks per quarter note, so tempo changes never move a
+note on the grid.
+
+Reading rules:
+
+- every track and channel is merged, except channel 10 (index 9), which is
+  drums and has no pitch;
+- a note-on with velocity 0 is a note-off;
+- a note struck again while it still sounds (on the same track and channel)
+  ends the sounding note and starts a new one, and the key is released when
+  the last of its note-offs arrives, so unison voices sharing a channel keep
+  both their re-strike and their full length;
+- a note still held when the file ends lasts until the last event.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import io
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Iterable, NamedTuple
+
+from py_midicsv import FileReader, FileWriter
+from py_midicsv.midi.containers import Pattern, Track
+from py_midicsv.midi.events import (
+    EndOfTrackEvent,
+    NoteOffEvent,
+    NoteOnEvent,
+    ProgramChangeEvent,
+    SetTempoEvent,
+    TimeSignatureEvent,
+    TrackNameEvent,
+)
+
+from pianoroll import PianorollError
+from pianoroll.roll import Note
+
+DRUM_CHANNEL = 9  # channel 10 as musicians count: General MIDI percussion
+TICKS_PER_QUARTER = 480  # what we write: divisible by 2, 3, 4, 5, 6, 8, 10, 12, 16…
+HEADER = b"MThd"
+TRACK = b"MTrk"
+# The sixteen General MIDI families, eight programs each: names for the parts of a file.
+FAMILIES = (
+    "piano", "chromatic-percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
+    "reed", "pipe", "synth-lead", "synth-pad", "synth-effects", "ethnic", "percussive", "effects",
+)  # fmt: skip
+
+
+class MidiError(PianorollError):
+    """A MIDI file that cannot be read or written; the message names the file and the reason."""
+
+
+class Sounding(NamedTuple):
+    """A note read from a file, with where it was played: what read_parts groups by."""
+
+    note: Note
+    channel: int
+    program: int
+
+
+def read(path: Path, allow_empty: bool = False) -> list[Note]:
+    """All pitched notes of a file merged, in beats, sorted by start then pitch.
+
+    Raises MidiError when the file cannot be read, and, unless ``allow_empty``,
+    when it holds no pitched note (nothing, or only drums): such a file cannot
+    become a piece.
+    """
+    played = _pitched(path, allow_empty)
+    return sorted((s.note for s in played), key=_order)
+
+
+def read_parts(path: Path) -> dict[str, list[Note]]:
+    """The pitched notes of a file per instrument, as midi2img split them.
+
+    An instrument is the General MIDI program a note was played with; parts
+    are named after its family and number (``piano-0``, ``strings-48``) in
+    the order of their first note.
+    """
+    parts: dict[str, list[Note]] = {}
+    for sounding in sorted(_pitched(path, False), key=lambda s: _order(s.note)):
+        name = f"{FAMILIES[sounding.program // 8]}-{sounding.program}"
+        parts.setdefault(name, []).append(sounding.note)
+    return parts
+
+
+def write(notes: Iterable[Note], path: Path, bpm: float = 120.0, program: int = 0) -> None:
+    """Write notes (in beats) as a format-1 MIDI file: a tempo track and one instrument track.
+
+    The file is written under a temporary name and renamed, so it is never
+    half-written. Velocities are clamped to 1..127.
+    """
+    path = Path(path)
+    notes = list(notes)
+    _check(notes, path, bpm, program)
+    data = io.BytesIO()
+    FileWriter(data).write(_pattern(notes, bpm, program, path.stem))
+    _write_atomic(path, data.getvalue())
+
+
+def _order(note: Note) -> tuple[float, int]:
+    return (note.start, note.pitch)
+
+
+def _pitched(path: Path, allow_empty: bool) -> list[Sounding]:
+    played = _sounding(path)
+    pitched = [s for s in played if s.channel != DRUM_CHANNEL]
+    if not pitched and not allow_empty:
+        raise MidiError(f"{path}: only drum notes (channel 10)" if played else f"{path}: no notes")
+    return pitched
+
+
+def _sounding(path: Path) -> list[Sounding]:
+    pattern = _parse(Path(path))
+    ticks = pattern.resolution
+    programs = _program_changes(pattern)
+    end = max((sum(e.tick for e in track) for track in pattern), default=0)
+    played = []
+    for track in pattern:
+        for start, stop, channel, pitch, velocity in _track_notes(track, end):
+            program = _program_at(programs.get(channel), start)
+            note = Note(pitch, start / ticks, stop / ticks, velocity)
+            played.append(Sounding(note, channel, program))
+    return played
+
+
+def _parse(path: Path) -> Pattern:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise MidiError(f"{path}: cannot be read ({error.strerror or error})") from None
+    _check_chunks(data, path)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # py_midicsv prints its warnings
+            pattern = FileReader().read(io.BytesIO(data), strict=False)
+    except Exception as error:  # a malformed file can fail anywhere inside the parser
+        raise MidiError(f"{path}: not a readable MIDI file ({type(error).__name__}: {error})") from None
+    if pattern.resolution & 0x8000 or pattern.resolution == 0:
+        raise MidiError(f"{path}: SMPTE time (frames per second) is not supported, only ticks per quarter note")
+    return pattern
+
+
+def _check_chunks(data: bytes, path: Path) -> None:
+    """Walk the chunk headers, so that an empty, foreign or truncated file is named as such."""
+    if not data:
+        raise MidiError(f"{path}: empty file")
+    if data[:4] != HEADER:
+        raise MidiError(f"{path}: not a MIDI file (it does not start with MThd)")
+    if len(data) < 14:
+        raise MidiError(f"{path}: truncated (the header is cut off)")
+    length, _, tracks = struct.unpack(">LHH", data[4:12])
+    offset = 8 + length
+    for index in range(tracks):
+        if offset + 8 > len(data) or data[offset : offset + 4] != TRACK:
+            found = "ends" if offset + 8 > len(data) else "has something else"
+            raise MidiError(f"{path}: truncated (the file {found} where track {index + 1} of {tracks} should start)")
+        size = struct.unpack(">L", data[offset + 4 : offset + 8])[0]
+        if offset + 8 + size > len(data):
+            raise MidiError(f"{path}: truncated (track {index + 1} of {tracks} is cut off)")
+        offset += 8 + size
+
+
+def _program_changes(pattern: Pattern) -> dict[int, tuple[list[int], list[int]]]:
+    """Per channel, the ticks at which its program changes and the programs, for bisecting."""
+    changes: dict[int, list[tuple[int, int]]] = {}
+    for track in pattern:
+        tick = 0
+        for event in track:
+            tick += event.tick
+            if isinstance(event, ProgramChangeEvent):
+                changes.setdefault(event.channel, []).append((tick, event.data[0]))
+    return {channel: tuple(map(list, zip(*sorted(pairs)))) for channel, pairs in changes.items()}
+
+
+def _program_at(changes: tuple[list[int], list[int]] | None, tick: int) -> int:
+    if not changes:
+        return 0
+    index = bisect.bisect_right(changes[0], tick) - 1
+    return changes[1][max(index, 0)]
+
+
+def _track_notes(track: Track, end: int) -> list[tuple[int, int, int, int, int]]:
+    """(start, stop, channel, pitch, velocity) in ticks for every note of one track."""
+    held: dict[tuple[int, int], list[int]] = {}  # (channel, pitch) -> [start, velocity, depth]
+    notes = []
+    tick = 0
+    for event in track:
+        tick += event.tick
+        if isinstance(event, (NoteOnEvent, NoteOffEvent)):
+            key = (event.channel, event.data[0])
+            sounding = held.get(key)
+            if isinstance(event, NoteOnEvent) and event.data[1] > 0:
+                if sounding:
+                    notes.append((sounding[0], tick, *key, sounding[1]))
+                held[key] = [tick, event.data[1], sounding[2] + 1 if sounding else 1]
+            elif sounding:
+                sounding[2] -= 1
+                if sounding[2] == 0:
+                    notes.append((sounding[0], tick, *key, sounding[1]))
+                    del held[key]
+    notes.extend((start, end, *key, velocity) for key, (start, velocity, _) in held.items())
+    return notes
+
+
+def _check(notes: list[Note], path: Path, bpm: float, program: int) -> None:
+    if not bpm > 0:
+        raise MidiError(f"{path}: the tempo must be above 0 beats per minute, not {bpm}")
+    if not 0 <= program <= 127:
+        raise MidiError(f"{path}: a MIDI program is 0..127, not {program}")
+    for note in notes:
+        if not 0 <= note.pitch <= 127 or note.start < 0 or note.end < note.start:
+            raise MidiError(f"{path}: cannot write {note}: pitch must be 0..127 and 0 <= start <= end")
+
+
+def _pattern(notes: list[Note], bpm: float, program: int, name: str) -> Pattern:
+    tempo = Track(tick_relative=False)
+    tempo.append(TrackNameEvent(tick=0, data=list(name.encode("utf-8")[:127])))
+    tempo.append(TimeSignatureEvent(tick=0, data=[4, 2, 24, 8]))  # 4/4, a click per quarter
+    tempo.append(SetTempoEvent(tick=0, mpqn=round(60_000_000 / bpm)))
+    tempo.append(EndOfTrackEvent(tick=0))
+    tempo.make_ticks_rel()
+    return Pattern(tracks=[tempo, _instrument_track(notes, program)], resolution=TICKS_PER_QUARTER, format=1)
+
+
+def _instrument_track(notes: list[Note], program: int) -> Track:
+    events = []  # (tick, 0 for off / 1 for on, pitch, event): offs first, so a re-strike reads as two notes
+    for note in notes:
+        start = _ticks(note.start)
+        stop = max(_ticks(note.end), start + 1)  # a note-off in the same tick would come first
+        velocity = min(max(int(note.velocity), 1), 127)
+        events.append((start, 1, note.pitch, NoteOnEvent(tick=start, data=[note.pitch, velocity])))
+        events.append((stop, 0, note.pitch, NoteOffEvent(tick=stop, data=[note.pitch, 0])))
+    events.sort(key=lambda e: e[:3])
+    track = Track(tick_relative=False)
+    track.append(ProgramChangeEvent(tick=0, data=[program]))
+    track.extend(event for *_, event in events)
+    track.append(EndOfTrackEvent(tick=events[-1][0] if events else 0))
+    track.make_ticks_rel()
+    return track
+
+
+def _ticks(beats: float) -> int:
+    return round(beats * TICKS_PER_QUARTER)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
