@@ -1,0 +1,127 @@
+"""Compose new pieces from a trained bundle: <name>.mid .png .wav .json in OUT, and OUT/index.html.
+
+Each piece starts from a primer window (by default a random window of the
+bundle's training pieces, chosen by --seed), then the model is stepped one
+column at a time. --mode vanish is the seed's rule (a pitch sounds when
+p + v >= 1, v starting at --vanish and multiplied by --vanish-inc every step);
+threshold and sample are the alternatives. The same bundle, options and seed
+always give the same MIDI bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from pianoroll import PianorollError
+from pianoroll.compose import MODES, SILENCE_PRIMER, Settings
+
+MAX_LENGTH = 10_000  # columns: 2,500 quarter notes at the default resolution
+MAX_COUNT = 256
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    parser.add_argument("--model", default="models/default", help="the bundle to compose with (default: %(default)s)")
+    parser.add_argument("--out", default="output", help="folder for the pieces and index.html (default: %(default)s)")
+    parser.add_argument("--mode", default=defaults.mode, help=f"how probabilities become notes: {', '.join(MODES)} (default: %(default)s)")
+    parser.add_argument("--vanish", default=str(defaults.vanish), metavar="V", help="vanish: the seed's vanish_proof offset (default: %(default)s)")
+    parser.add_argument("--vanish-inc", default=str(defaults.vanish_inc), metavar="X", help="vanish: the offset's growth per step (default: %(default)s)")
+    parser.add_argument("--threshold", default=str(defaults.threshold), metavar="P", help="threshold: the probability a pitch needs (default: %(default)s)")
+    parser.add_argument("--temperature", default=str(defaults.temperature), metavar="T", help="sample: divides the logits (default: %(default)s)")
+    parser.add_argument("--max-notes", default=None, metavar="N", help="keep at most N of the most probable pitches per column")
+    parser.add_argument("--length", default="106", metavar="COLUMNS", help="columns to compose (default: %(default)s, a page)")
+    parser.add_argument("--count", default="1", metavar="N", help="pieces to compose at once (default: %(default)s)")
+    parser.add_argument("--seed", default="0", metavar="N", help="chooses the primers and the samples (default: %(default)s)")
+    parser.add_argument("--primer", default=None, metavar="FILE",
+                        help=f"a MIDI file, score or PNG page to start from (its first columns), or `{SILENCE_PRIMER}`; "
+                             "default: a random window of the bundle's training pieces")
+    parser.add_argument("--bpm", default="120", help="tempo of the MIDI and WAV (default: %(default)s)")
+    parser.add_argument("--name", default=None, help="file name of the piece (default: <model>-<mode>-seed<seed>-<options digest>; "
+                                                     "numbered -1, -2, … with --count)")
+
+
+def number(args: argparse.Namespace, flag: str, kind: type, low: float = float("-inf"), high: float = float("inf")):
+    """A flag's value as ``kind`` within [low, high], or a one-line PianorollError."""
+    text = getattr(args, flag.replace("-", "_"))
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        whole = "whole " if kind is int else ""
+        raise PianorollError(f"--{flag} {text}: must be a {whole}number" + (f" from {low:g} to {high:g}" if high < float("inf") else ""))
+    return value
+
+
+def options(args: argparse.Namespace) -> dict:
+    """Every option that shapes the music, checked; the record of what the command was asked."""
+    settings = Settings(
+        mode=args.mode,
+        vanish=number(args, "vanish", float),
+        vanish_inc=number(args, "vanish-inc", float),
+        threshold=number(args, "threshold", float),
+        temperature=number(args, "temperature", float),
+        max_notes=None if args.max_notes is None else number(args, "max-notes", int),
+    )
+    settings.check()
+    return {**dataclasses.asdict(settings),
+            "length": number(args, "length", int, 1, MAX_LENGTH),
+            "count": number(args, "count", int, 1, MAX_COUNT),
+            "seed": number(args, "seed", int, 0, 2**32 - 1),
+            "bpm": number(args, "bpm", float, 1, 1000),
+            "primer": args.primer or "training",
+            "model": str(args.model)}
+
+
+def base_name(args: argparse.Namespace, chosen: dict) -> str:
+    """--name, or one that differs whenever the music would: the model, the mode, the seed and a digest of the rest."""
+    if args.name is not None:
+        if not NAME.fullmatch(args.name):
+            raise PianorollError(f"--name {args.name}: use letters, digits and . _ + - only, starting with a letter or digit")
+        return args.name
+    digest = hashlib.sha1(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:6]
+    return f"{Path(args.model).name}-{chosen['mode']}-seed{chosen['seed']}-{digest}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from pianoroll import bundle, compose, gallery
+
+    chosen = options(args)
+    settings = Settings(**{f.name: chosen[f.name] for f in dataclasses.fields(Settings)})
+    names = compose.piece_names(base_name(args, chosen), chosen["count"])
+    config = bundle.read_config(Path(args.model))
+    primers = compose.choose_primers(args.primer, config, chosen["count"], chosen["seed"])
+    for primer in {p.source: p for p in primers if p.padded}.values():
+        print(f"{primer.source}: shorter than the {len(primer.frames)}-column window; "
+              f"{primer.padded} silent columns put in front")
+    loaded = bundle.load(Path(args.model))
+    with tqdm(total=chosen["length"], unit="column", desc=f"composing {len(names)}", leave=False) as bar:
+        songs = compose.generate(loaded.model, [p.frames for p in primers], chosen["length"],
+                                 settings, chosen["seed"], progress=lambda done: bar.update(done - bar.n))
+    summary = compose.bundle_summary(loaded.path, loaded.config)
+    pieces = [(name, song, {"kind": "composition", "options": chosen, "seed": chosen["seed"], "index": index,
+                            "primer": {"source": primer.source, "padded": primer.padded}, "bundle": summary})
+              for index, (name, song, primer) in enumerate(zip(names, songs, primers), start=1)]
+    out = Path(args.out)
+    written = compose.write_pieces(out, pieces, loaded.resolution, chosen["bpm"])
+    index = gallery.write_index(out)
+    for missing in sorted({record["audio"] for record in written if record["audio"]}):
+        print(missing)
+    for record in written:
+        stats = record["statistics"]
+        print(f"{out / record['files']['midi']}: {stats['notes']} notes, "
+              f"{stats['empty_fraction']:.0%} empty columns, fade ratio {_ratio(stats['fade_ratio'])}")
+    print(f"{index}: {len(gallery.records(out))} pieces to look at and listen to")
+    return 0
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"

@@ -1,0 +1,316 @@
+"""Composing: a primer window, then the model stepped forward one column at a time.
+
+Each step feeds the last WINDOW columns to the model, turns its PITCHES
+probabilities into a yes/no column by one of three rules, and slides the
+window on by appending that column (the decision, not the probabilities, as in
+the seed). A batch of pieces is stepped together, so ``count`` pieces cost
+little more than one.
+
+The rules:
+
+- ``vanish`` is the seed's ``vanish_proof``: a pitch sounds when
+  ``p + v >= 1``, where ``v`` starts at ``vanish`` and is multiplied by
+  ``vanish_inc`` after every step. The seed's network never predicted more
+  than about 0.6, so a plain 0.5 threshold gave silence; the offset lifts the
+  predictions, and its growth fights the fade-out that feeding back sparse
+  columns causes. Computed in float32 exactly as the seed's
+  ``(pred + vanish_proof).astype(np.uint8)``, so both give the same columns.
+- ``threshold``: a pitch sounds when ``p >= threshold``.
+- ``sample``: every pitch is an independent Bernoulli draw. Temperature acts
+  on the logit, ``p' = sigmoid(logit(p) / temperature)``: 1 draws from the
+  model as it is, lower is more conservative, higher more adventurous.
+
+Any rule can be capped with ``max_notes``: of the pitches a rule turned on,
+only the most probable are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from pianoroll import PianorollError, pages
+from pianoroll import roll as rolls
+from pianoroll.roll import PITCHES, WINDOW
+
+MODES = ("vanish", "threshold", "sample")
+SILENCE_PRIMER = "silence"
+PNG_SUFFIXES = (".png",)
+MIDI_SUFFIXES = (".mid", ".midi")
+LOGIT_CLIP = 1e-7  # keeps logit(p) finite for p of exactly 0 or 1
+
+
+class ComposeError(PianorollError):
+    """Options or a primer that compose cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How a column of probabilities becomes a column of notes."""
+
+    mode: str = "vanish"
+    vanish: float = 0.65
+    vanish_inc: float = 1.001
+    threshold: float = 0.5
+    temperature: float = 1.0
+    max_notes: int | None = None
+
+    def check(self) -> None:
+        """Raise ComposeError for settings that cannot make music."""
+        problems = {
+            "mode": self.mode not in MODES,
+            "vanish": not 0 <= self.vanish < 1,
+            "vanish_inc": not 0 < self.vanish_inc < 2,
+            "threshold": not 0 < self.threshold <= 1,
+            "temperature": not 0 < self.temperature < 1e6,
+            "max_notes": self.max_notes is not None and not 1 <= self.max_notes <= PITCHES,
+        }
+        for name, bad in problems.items():
+            if bad:
+                raise ComposeError(f"{name}={getattr(self, name)!r}: {LIMITS[name]}")
+
+
+LIMITS = {
+    "mode": f"must be one of {', '.join(MODES)}",
+    "vanish": "must be at least 0 and below 1",
+    "vanish_inc": "must be above 0 and below 2",
+    "threshold": "must be above 0 and at most 1",
+    "temperature": "must be above 0",
+    "max_notes": f"must be between 1 and {PITCHES}",
+}
+
+
+@dataclasses.dataclass
+class Primer:
+    """The window a piece starts from, and where it came from (for the piece's JSON)."""
+
+    frames: np.ndarray  # (WINDOW, PITCHES) float32 0/1
+    source: str
+    padded: int = 0  # silent columns put in front because the source was shorter than WINDOW
+
+
+# --- stepping ------------------------------------------------------------------------------
+
+_STEPS: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
+
+
+def compiled_step(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The model as one traced graph call on a (count, WINDOW, PITCHES) batch, cached per model.
+
+    ``model.predict`` rebuilds a data pipeline on every call, which costs
+    more than the network itself; a traced function is one graph run.
+    """
+    if model not in _STEPS:
+        import tensorflow as tf
+
+        graph = tf.function(lambda window: model(window, training=False), reduce_retracing=True)
+        _STEPS[model] = lambda window: graph(tf.constant(window)).numpy()
+    return _STEPS[model]
+
+
+def vanish_offsets(settings: Settings) -> Iterator[np.float32]:
+    """The seed's vanish_proof per step: a Python float grown by repeated multiplication, used as float32."""
+    offset = settings.vanish
+    while True:
+        yield np.float32(offset)
+        offset *= settings.vanish_inc
+
+
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """sigmoid(logit(p) / temperature), in float64."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP)
+    logit = np.log(p) - np.log1p(-p)
+    return 0.5 * (1 + np.tanh(logit / (2 * temperature)))  # the sigmoid, without overflow at low temperature
+
+
+def keep_most_probable(on: np.ndarray, probs: np.ndarray, most: int) -> np.ndarray:
+    """Of the pitches on in each column, only the ``most`` most probable (ties: the lower pitch)."""
+    ranked = np.argsort(np.where(on, -probs, np.inf), axis=1, kind="stable")[:, :most]
+    kept = np.zeros_like(on)
+    np.put_along_axis(kept, ranked, True, axis=1)
+    return on & kept
+
+
+def decide(probs: np.ndarray, offset: np.float32, settings: Settings, rng: np.random.Generator) -> np.ndarray:
+    """One column per piece: (count, PITCHES) probabilities → booleans, by the settings' rule."""
+    if settings.mode == "vanish":
+        on = probs + offset >= 1
+    elif settings.mode == "threshold":
+        on = probs >= settings.threshold
+    else:
+        on = rng.random(probs.shape) < tempered(probs, settings.temperature)
+    if settings.max_notes is not None:
+        on = keep_most_probable(on, probs, settings.max_notes)
+    return on
+
+
+def generate(
+    model: Any,
+    primers: np.ndarray,
+    length: int,
+    settings: Settings = Settings(),
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Compose ``length`` new columns after each (WINDOW, PITCHES) primer; returns (count, length, PITCHES) frames.
+
+    The primers are not part of the result, as in the seed. ``seed`` drives
+    the sampling rule; the other rules are deterministic. ``progress`` is
+    called with the number of columns done after every step.
+    """
+    settings.check()
+    window = np.array(primers, dtype=np.float32)
+    if window.ndim != 3 or window.shape[1:] != (WINDOW, PITCHES):
+        raise ComposeError(f"primers must be shaped (count, {WINDOW}, {PITCHES}), not {window.shape}")
+    step = compiled_step(model)
+    rng = np.random.default_rng([seed, 1])
+    offsets = vanish_offsets(settings)
+    song = np.zeros((window.shape[0], length, PITCHES), dtype=np.float32)
+    for index in range(length):
+        column = decide(step(window), next(offsets), settings, rng).astype(np.float32)
+        song[:, index] = column
+        window = np.concatenate([window[:, 1:], column[:, None]], axis=1)
+        if progress is not None:
+            progress(index + 1)
+    return song
+
+
+# --- primers -------------------------------------------------------------------------------
+
+
+def fit_window(roll: np.ndarray, source: str) -> Primer:
+    """The first WINDOW columns of a roll as frames; a shorter roll gets silence in front."""
+    frames = rolls.as_frames(roll[:WINDOW])
+    padded = WINDOW - frames.shape[0]
+    if padded:
+        frames = np.concatenate([np.zeros((padded, PITCHES), np.float32), frames])
+    return Primer(frames, source, padded)
+
+
+def silence_primer() -> Primer:
+    return Primer(np.zeros((WINDOW, PITCHES), np.float32), SILENCE_PRIMER)
+
+
+def file_primer(path: Path, resolution: float) -> Primer:
+    """The first WINDOW columns of a PNG page or a MIDI / score file, quantised at the bundle's resolution."""
+    path = Path(path)
+    if not path.is_file():
+        raise ComposeError(f"{path}: no such primer file (give a MIDI file, a score, a PNG page or `silence`)")
+    if path.suffix.lower() in PNG_SUFFIXES:
+        roll = pages.read_image(path)
+    else:
+        roll, _ = rolls.from_notes(_read_notes(path), resolution)
+    return fit_window(roll, str(path))
+
+
+def _read_notes(path: Path) -> list[rolls.Note]:
+    from pianoroll import midi, scores
+
+    suffix = path.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        return midi.read(path)
+    if suffix in scores.SUFFIXES:
+        return scores.read(path)
+    known = ", ".join((*PNG_SUFFIXES, *MIDI_SUFFIXES, *scores.SUFFIXES))
+    raise ComposeError(f"{path}: not a primer compose can read (use {known} or `{SILENCE_PRIMER}`)")
+
+
+def training_primers(config: dict[str, Any], count: int, rng: np.random.Generator) -> list[Primer]:
+    """``count`` random windows of the bundle's training pieces, each window equally likely (the seed's way)."""
+    images = Path(config["data"]["images"])
+    try:
+        pieces = pages.load_pieces(images)
+    except pages.PageError as error:
+        raise ComposeError(f"{error}; the bundle's training pages are needed for a random primer, "
+                           f"or give --primer FILE or --primer {SILENCE_PRIMER}") from None
+    wanted = set(config["data"].get("train_pieces") or pieces)
+    usable = {name: roll for name, (roll, resolution) in sorted(pieces.items())
+              if name in wanted and resolution == float(config["resolution"])}
+    if not usable:
+        raise ComposeError(f"{images}: none of the bundle's training pieces are there at its resolution; "
+                           f"give --primer FILE or --primer {SILENCE_PRIMER}")
+    names = list(usable)
+    starts = np.array([max(1, usable[name].shape[0] - WINDOW + 1) for name in names])
+    chosen = []
+    for index in rng.integers(starts.sum(), size=count):
+        piece = int(np.searchsorted(np.cumsum(starts), index, side="right"))
+        start = int(index - (starts[:piece].sum()))
+        chosen.append(fit_window(usable[names[piece]][start:], f"{names[piece]}@{start}"))
+    return chosen
+
+
+def choose_primers(spec: str | None, config: dict[str, Any], count: int, seed: int) -> list[Primer]:
+    """The primer of every piece: random training windows (no spec), silence, or a file's opening."""
+    if spec is None or spec == "":
+        return training_primers(config, count, np.random.default_rng([seed, 0]))
+    if spec == SILENCE_PRIMER:
+        return [silence_primer() for _ in range(count)]
+    primer = file_primer(Path(spec), float(config["resolution"]))
+    return [primer] * count
+
+
+# --- what comes out ------------------------------------------------------------------------
+
+
+def piece_names(base: str, count: int) -> list[str]:
+    """One name per piece: the base alone for one piece, numbered from 1 for several."""
+    return [base] if count == 1 else [f"{base}-{index}" for index in range(1, count + 1)]
+
+
+def bundle_summary(path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """What a listener may want to know about the model that composed a piece."""
+    data = config.get("data", {})
+    return {
+        "path": str(path),
+        **{key: config.get(key) for key in ("arch", "loss", "epochs", "seed", "resolution", "version")},
+        **{key: data.get(key) for key in ("images", "pieces", "frames")},
+        "held_out": config.get("metrics", {}).get("held_out"),
+    }
+
+
+def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, Any]]],
+                 resolution: float, bpm: float) -> list[dict[str, Any]]:
+    """Write each (name, frames, record) as <name>.mid .png .wav .json; returns the records as written.
+
+    Everything is made in a hidden folder inside ``out_dir`` and moved into
+    place only when every piece is complete, JSON last, so a failure leaves
+    nothing partial behind and a gallery never lists a piece whose files are
+    missing. A piece without audio says why in its record's ``audio`` field.
+    """
+    import shutil
+    import tempfile
+
+    from pianoroll.gallery import publish
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=out_dir))
+    try:
+        records = [_stage(staging, name, frames, record, resolution, bpm) for name, frames, record in pieces]
+        for path in sorted(staging.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):
+            publish(path, out_dir / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return records
+
+
+def _stage(folder: Path, name: str, frames: np.ndarray, record: dict[str, Any],
+           resolution: float, bpm: float) -> dict[str, Any]:
+    from pianoroll import audio, bundle, metrics, midi
+
+    roll = rolls.from_frames(frames)
+    midi.write(rolls.to_notes(roll, resolution), folder / f"{name}.mid", bpm=bpm, program=0)
+    pages.write_image(pages.to_image(roll), folder / f"{name}.png")
+    files = {"midi": f"{name}.mid", "png": f"{name}.png", "wav": f"{name}.wav"}
+    record = {**record, "name": name, "files": files, "audio": None,
+              "statistics": metrics.piece_statistics(roll, resolution)}
+    try:
+        audio.render(folder / files["midi"], folder / files["wav"])
+    except (audio.AudioUnavailable, audio.AudioError) as error:
+        record.update(audio=str(error).replace(str(folder / files["midi"]), files["midi"]), files={**files, "wav": None})
+    bundle.write_json(folder / f"{name}.json", record)
+    return record
