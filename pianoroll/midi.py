@@ -44,6 +44,7 @@ from pianoroll import PianorollError
 from pianoroll.roll import Note
 
 DRUM_CHANNEL = 9  # channel 10 as musicians count: General MIDI percussion
+DEFAULT_BPM = 120.0
 TICKS_PER_QUARTER = 480  # what we write: divisible by 2, 3, 4, 5, 6, 8, 10, 12, 16…
 HEADER = b"MThd"
 TRACK = b"MTrk"
@@ -91,7 +92,7 @@ def read_parts(path: Path) -> dict[str, list[Note]]:
     return parts
 
 
-def write(notes: Iterable[Note], path: Path, bpm: float = 120.0, program: int = 0) -> None:
+def write(notes: Iterable[Note], path: Path, bpm: float = DEFAULT_BPM, program: int = 0) -> None:
     """Write notes (in beats) as a format-1 MIDI file: a tempo track and one instrument track.
 
     The file is written under a temporary name and renamed, so it is never

@@ -117,6 +117,7 @@ class Entry:
     dropped: int = 0  # notes outside pitches 21..126
     source_size: int = 0  # with source_mtime: how a re-run knows the pages are up to date
     source_mtime: float = 0.0
+    options: str = ""  # what else shaped the pages ("onsets", "split"): a change means remaking them
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,75 @@
+"""Turn music files or folders (MIDI, MusicXML, ABC, kern) into 106×106 piano-roll pages + a manifest.
+
+With no SRC the built-in Bach chorales (music21's corpus) are converted. Folders
+are searched recursively. A file that cannot be read is reported on one line and
+the batch goes on; re-running skips sources whose pages are up to date, so a
+stopped batch resumes. Exits non-zero only when nothing could be converted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pianoroll import PianorollError, images, scores
+from pianoroll.roll import DEFAULT_RESOLUTION
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="*", metavar="SRC", type=Path,
+                        help="files or folders (default: the built-in Bach chorales)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("images"), help="folder for pages and manifest.csv (default: images)")
+    add_conversion_arguments(parser)
+    parser.add_argument("--jobs", type=int, default=None, help="parallel processes (default: every core)")
+
+
+def add_conversion_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that shape pages, shared with midi2image."""
+    parser.add_argument("--resolution", type=float, default=DEFAULT_RESOLUTION,
+                        help="quarter notes per column (default: 0.25, a sixteenth)")  # fmt: skip
+    parser.add_argument("--onsets", action="store_true",
+                        help="mark a note struck again at once on its own pitch with a darker ONSET pixel (160), "
+                             "so it stays a note of its own; still reads as 'on'")  # fmt: skip
+    parser.add_argument("--split-instruments", action="store_true",
+                        help="one piece per instrument (MIDI program, or score part), as midi2img did")  # fmt: skip
+
+
+def options(args: argparse.Namespace) -> images.Options:
+    if not args.resolution > 0:
+        raise PianorollError(f"--resolution {args.resolution}: must be above 0 quarter notes")
+    return images.Options(args.resolution, args.onsets, args.split_instruments)
+
+
+def run(args: argparse.Namespace) -> int:
+    sources = images.find_sources(args.sources) if args.sources else scores.chorales()
+    batch = images.Batch(sources, args.out, options(args))
+    summary = convert(batch, args.jobs)
+    return 0 if summary.pieces else 1
+
+
+def convert(batch: images.Batch, jobs: int | None) -> images.Summary:
+    """Run a batch under a progress bar, say what could not be read as it happens, then sum up."""
+    with tqdm(total=len(batch.tasks), unit="file", desc="pages", disable=not batch.tasks) as bar:
+        for entries in batch.run(jobs):
+            for entry in entries:
+                if not entry.ok:
+                    bar.write(f"{entry.source}: {entry.reason}", file=sys.stderr)
+            bar.update()
+    summary = batch.summary()
+    print(report(summary, batch))
+    return summary
+
+
+def report(summary: images.Summary, batch: images.Batch) -> str:
+    lines = [
+        f"{summary.sources} source files: {summary.converted} converted, {summary.up_to_date} already up to date, "
+        f"{len(summary.errors)} skipped",
+        f"{summary.pieces} pieces, {summary.pages} pages, {summary.notes} notes"
+        + (f" ({summary.dropped} outside pitches 21..126 dropped)" if summary.dropped else ""),
+        f"pages and manifest in {batch.out_dir}/",
+    ]
+    skipped = [f"  skipped {source}: {reason}" for source, reason in summary.errors]
+    return "\n".join(lines[:2] + skipped + lines[2:])

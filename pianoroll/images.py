@@ -1,0 +1,240 @@
+"""A batch of music files → pages + manifest: in parallel processes, resumable, tolerant of bad files.
+
+Each source file (MIDI through ``midi``; MusicXML, ABC and kern through
+``scores``) becomes one piece, or one piece per instrument with
+``split_instruments``. A file that cannot be read becomes an error line in
+the manifest and the batch goes on. The manifest is rewritten every second
+while the batch runs, so a killed batch keeps what it finished; a re-run
+skips every source whose size, modification time and options match its
+manifest lines and whose pages are all there.
+
+The library reports progress by yielding; the command draws the bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+
+from pianoroll import PianorollError, midi, scores
+from pianoroll import pages as paging
+from pianoroll import roll as rolls
+from pianoroll.pages import Entry
+from pianoroll.roll import DEFAULT_RESOLUTION, Note
+
+MIDI_SUFFIXES = (".mid", ".midi")
+SUFFIXES = (*MIDI_SUFFIXES, *scores.SUFFIXES)
+MANIFEST_EVERY = 1.0  # seconds between manifest rewrites while a batch runs
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What shapes the pages of a source: changing any of it makes old pages out of date."""
+
+    resolution: float = DEFAULT_RESOLUTION
+    keep_onsets: bool = False  # re-struck notes keep a darker ONSET pixel
+    split_instruments: bool = False  # one piece per instrument, as midi2img did
+
+    def tag(self) -> str:
+        """The options besides resolution, as the manifest's ``options`` column records them."""
+        return ",".join(name for name, on in (("onsets", self.keep_onsets), ("split", self.split_instruments)) if on)
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One source to convert into the piece (or pieces) named ``piece``."""
+
+    source: str
+    piece: str
+    out_dir: str
+    options: Options
+
+
+@dataclasses.dataclass
+class Summary:
+    """What a batch left in the folder for the sources it was given."""
+
+    sources: int = 0
+    converted: int = 0  # sources converted by this run
+    up_to_date: int = 0  # sources whose pages were already there
+    pieces: int = 0
+    pages: int = 0
+    notes: int = 0
+    dropped: int = 0
+    errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (source, reason)
+
+
+def find_sources(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, and every file below the given folders (hidden ones aside), sorted."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise PianorollError(f"{path}: no such file or folder")
+    return list(dict.fromkeys(found))
+
+
+def read_parts(source: Path, split_instruments: bool) -> dict[str, list[Note]]:
+    """The notes of a source: {"": all of them}, or one entry per instrument."""
+    suffix = source.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        return midi.read_parts(source) if split_instruments else {"": midi.read(source)}
+    if suffix in scores.SUFFIXES:
+        return scores.read_parts(source) if split_instruments else {"": scores.read(source)}
+    kind = f"{suffix} files" if suffix else "files without a suffix"
+    raise PianorollError(f"{source}: unsupported ({kind}; pianoroll reads {', '.join(SUFFIXES)})")
+
+
+def convert(task: Task) -> list[Entry]:
+    """Convert one source into pages; a source that cannot be read gives one error entry."""
+    source, options = Path(task.source), task.options
+    stat = source.stat()
+    base = Entry(task.source, task.piece, resolution=options.resolution, options=options.tag(),
+                 source_size=stat.st_size, source_mtime=stat.st_mtime)  # fmt: skip
+    try:
+        parts = read_parts(source, options.split_instruments)
+        return [_piece(base, part, notes, Path(task.out_dir)) for part, notes in parts.items()]
+    except PianorollError as error:
+        return [dataclasses.replace(base, status="error", reason=_reason(error, task.source))]
+    except Exception as error:  # a parser's unforeseen failure must not stop the batch
+        return [dataclasses.replace(base, status="error", reason=f"{type(error).__name__}: {error}")]
+
+
+def _piece(base: Entry, part: str, notes: list[Note], out_dir: Path) -> Entry:
+    piece = f"{base.piece}-{_slug(part)}" if part else base.piece
+    roll, dropped = rolls.from_notes(notes, base.resolution, keep_onsets="onsets" in base.options)
+    if not roll.shape[0]:
+        raise PianorollError(f"{base.source}: all {dropped} notes lie outside pitches {rolls.LOWEST_PITCH}..{rolls.HIGHEST_PITCH}")
+    written = paging.write_pages(roll, out_dir, piece)
+    return dataclasses.replace(base, piece=piece, pages=len(written), columns=roll.shape[0],
+                               notes=len(notes) - dropped, dropped=dropped)  # fmt: skip
+
+
+def _reason(error: Exception, source: str) -> str:
+    """An error's message without the file name in front: the manifest has its own column for that."""
+    message = str(error)
+    return message[len(source) + 2 :] if message.startswith(f"{source}: ") else message
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-") or "part"
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+class Batch:
+    """Sources to convert into one folder: what is up to date, what is left, and the manifest."""
+
+    def __init__(self, sources: Sequence[Path], out_dir: Path, options: Options = Options()):
+        self.out_dir = Path(out_dir)
+        self.options = options
+        self.sources = [str(s) for s in sources]
+        old = _old_manifest(self.out_dir)
+        names = _piece_names(self.sources, old)
+        self.entries = old
+        self.done: set[str] = set()
+        self.tasks = [Task(s, names[s], str(self.out_dir), options) for s in self.sources
+                      if not self._up_to_date(s, names[s])]  # fmt: skip
+
+    def _up_to_date(self, source: str, piece: str) -> bool:
+        entries = self.entries.get(source)
+        if not entries or not Path(source).is_file():
+            return False
+        stat = Path(source).stat()
+        return all(
+            (e.source_size, e.source_mtime, e.resolution, e.options) == (stat.st_size, stat.st_mtime, self.options.resolution, self.options.tag())
+            and (e.piece == piece or (self.options.split_instruments and e.piece.startswith(f"{piece}-")))
+            and all((self.out_dir / paging.page_name(e.piece, i)).is_file() for i in range(e.pages))
+            for e in entries
+        )  # fmt: skip
+
+    def run(self, jobs: int | None = None) -> Iterator[list[Entry]]:
+        """Convert what is left, yielding each source's entries as it finishes; keeps the manifest current."""
+        written = time.monotonic()
+        try:
+            for entries in in_parallel(convert, self.tasks, jobs):
+                self.entries[entries[0].source] = entries
+                self.done.add(entries[0].source)
+                yield entries
+                if time.monotonic() - written > MANIFEST_EVERY:
+                    self.write_manifest()
+                    written = time.monotonic()
+        finally:
+            self.write_manifest()
+
+    def write_manifest(self) -> Path:
+        return paging.write_manifest(self.out_dir, (e for entries in self.entries.values() for e in entries))
+
+    def summary(self) -> Summary:
+        todo = {t.source for t in self.tasks}
+        summary = Summary(sources=len(self.sources))
+        for source in self.sources:
+            entries = self.entries.get(source, [])
+            if source in todo and source not in self.done:
+                continue  # not reached (interrupted)
+            summary.converted += source in todo
+            summary.up_to_date += source not in todo
+            for entry in entries:
+                if entry.ok:
+                    summary.pieces += 1
+                    summary.pages += entry.pages
+                    summary.notes += entry.notes
+                    summary.dropped += entry.dropped
+                else:
+                    summary.errors.append((source, entry.reason))
+        return summary
+
+
+def _old_manifest(out_dir: Path) -> dict[str, list[Entry]]:
+    """The folder's manifest by source; an unreadable one is ignored, since its pages are remade."""
+    try:
+        entries = paging.read_manifest(out_dir) if (out_dir / paging.MANIFEST).is_file() else []
+    except PianorollError:
+        entries = []
+    by_source: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_source.setdefault(entry.source, []).append(entry)
+    return by_source
+
+
+def _piece_names(sources: list[str], old: dict[str, list[Entry]]) -> dict[str, str]:
+    """A unique piece name per source: its file's stem, then ``stem-2``, ``stem-3``… on a clash.
+
+    Names already used by sources outside this batch stay theirs, and a source
+    that had a name keeps it, so re-runs give the same names.
+    """
+    taken = {e.piece for s, entries in old.items() if s not in sources for e in entries if e.ok}
+    names = {}
+    for source in sorted(sources, key=lambda s: (s not in old, s)):
+        stem = Path(source).stem
+        name, count = stem, 1
+        while name in taken:
+            count += 1
+            name = f"{stem}-{count}"
+        names[source] = name
+        taken.add(name)
+    return {s: names[s] for s in sources}
+
+
+def in_parallel(work: Callable[[Item], Result], items: Sequence[Item], jobs: int | None = None) -> Iterator[Result]:
+    """``work`` over ``items`` in ``jobs`` processes (default: every core), results as they finish."""
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(items)))
+    if jobs == 1:
+        yield from map(work, items)
+        return
+    chunk = max(1, min(8, len(items) // (jobs * 16)))
+    with multiprocessing.Pool(jobs) as pool:
+        yield from pool.imap_unordered(work, items, chunksize=chunk)
