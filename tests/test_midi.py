@@ -1,0 +1,218 @@
+"""midi: real MIDI bytes (built with py_midicsv, and music21's own test files) ↔ notes in beats."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import music21
+import numpy as np
+import py_midicsv
+import pytest
+
+from pianoroll import midi
+from pianoroll import roll as rolls
+from pianoroll.roll import Note
+
+MUSIC21_MIDI = sorted(glob.glob(str(Path(music21.__file__).parent / "midi" / "testPrimitive" / "*.mid")))
+
+
+def on(tick: int, pitch: int, velocity: int = 80, channel: int = 0) -> str:
+    return f"{tick}, Note_on_c, {channel}, {pitch}, {velocity}"
+
+
+def off(tick: int, pitch: int, channel: int = 0) -> str:
+    return f"{tick}, Note_off_c, {channel}, {pitch}, 0"
+
+
+def tempo(tick: int, bpm: float) -> str:
+    return f"{tick}, Tempo, {round(60_000_000 / bpm)}"
+
+
+def cells(roll: np.ndarray) -> set[tuple[int, int]]:
+    return set(map(tuple, np.argwhere(rolls.is_on(roll))))
+
+
+# Reading files built event by event
+
+
+def test_times_are_beats_from_ticks_per_quarter_whatever_the_tempo(make_midi):
+    path = make_midi("tempo.mid", [
+        [tempo(0, 60), tempo(97, 200), tempo(194, 33)],
+        [on(0, 60), off(97, 60), on(97, 62), off(291, 62), on(291, 64, 100), off(340, 64)],
+    ], ticks=97)  # fmt: skip
+    assert midi.read(path) == [Note(60, 0.0, 1.0, 80), Note(62, 1.0, 3.0, 80), Note(64, 3.0, 340 / 97, 100)]
+
+
+def test_velocity_zero_is_a_note_off_and_format_0_reads_like_format_1(make_midi):
+    events = [on(0, 60), on(0, 64), on(480, 60, 0), on(960, 64, 0)]
+    one = make_midi("one.mid", [[tempo(0, 120)], events])
+    zero = make_midi("zero.mid", [[tempo(0, 120), *events]], format=0)
+    assert midi.read(one) == midi.read(zero) == [Note(60, 0.0, 1.0, 80), Note(64, 0.0, 2.0, 80)]
+
+
+def test_leading_silence_is_kept(make_midi):
+    path = make_midi("late.mid", [[on(1920, 69), off(2400, 69)]])
+    roll, _ = rolls.from_notes(midi.read(path), 0.25)
+    assert roll.shape[0] == 20 and not rolls.is_on(roll[:16]).any() and rolls.is_on(roll[16:20, 69 - 21]).all()
+
+
+def test_drums_are_left_out_and_a_file_of_drums_only_says_so(make_midi):
+    mixed = make_midi("mixed.mid", [[on(0, 36, channel=9), off(480, 36, channel=9), on(0, 60), off(480, 60)]])
+    assert [n.pitch for n in midi.read(mixed)] == [60]
+    drums = make_midi("drums.mid", [[on(0, 36, channel=9), off(480, 36, channel=9)]])
+    with pytest.raises(midi.MidiError, match=r"drums\.mid: only drum notes"):
+        midi.read(drums)
+
+
+def test_every_channel_and_track_is_merged(make_midi):
+    path = make_midi("merge.mid", [[on(0, 60, channel=0), off(480, 60, channel=0)],
+                                   [on(0, 64, channel=3), off(480, 64, channel=3)]])  # fmt: skip
+    assert [n.pitch for n in midi.read(path)] == [60, 64]
+
+
+def test_out_of_range_pitches_are_read_then_dropped_and_counted_by_the_roll(make_midi):
+    path = make_midi("range.mid", [[on(0, 20), off(480, 20), on(0, 21), off(480, 21),
+                                    on(0, 126), off(480, 126), on(0, 127), off(480, 127)]])  # fmt: skip
+    roll, dropped = rolls.from_notes(midi.read(path), 0.25)
+    assert dropped == 2 and rolls.is_on(roll[:, 0]).all() and rolls.is_on(roll[:, -1]).all()
+
+
+def test_unison_voices_on_one_channel_keep_their_restrike_and_full_length(make_midi):
+    # Alto holds C from beat 0 to 2, tenor strikes C at beat 1 and holds it to beat 3.
+    path = make_midi("unison.mid", [[on(0, 60), on(480, 60), off(960, 60), off(1440, 60)]])
+    assert midi.read(path) == [Note(60, 0.0, 1.0, 80), Note(60, 1.0, 3.0, 80)]
+
+
+def test_a_note_never_released_lasts_to_the_last_event(make_midi):
+    path = make_midi("held.mid", [[on(0, 60), on(0, 67), off(960, 67), "1920, Marker_t, \"end\""]])
+    assert midi.read(path) == [Note(60, 0.0, 4.0, 80), Note(67, 0.0, 2.0, 80)]
+
+
+def test_read_parts_splits_by_program(make_midi):
+    path = make_midi("band.mid", [
+        ["0, Program_c, 0, 0", on(0, 60), off(480, 60)],
+        ["0, Program_c, 1, 40", on(0, 67, channel=1), off(480, 67, channel=1), on(0, 38, channel=9), off(480, 38, channel=9)],
+    ])  # fmt: skip
+    parts = midi.read_parts(path)
+    assert list(parts) == ["piano-0", "strings-40"]
+    assert [n.pitch for n in parts["strings-40"]] == [67]
+
+
+# Bad files: one clear reason each
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"hello, this is a text file\n", "not a MIDI file"),
+        (bytes(np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8)), "not a MIDI file"),
+        (b"MThd\x00\x00", r"truncated \(the header"),
+    ],
+)
+def test_unreadable_bytes_are_named(tmp_path, content, reason):
+    path = tmp_path / "bad.mid"
+    path.write_bytes(content)
+    with pytest.raises(midi.MidiError, match=rf"^{path}: {reason}"):
+        midi.read(path)
+
+
+def test_a_truncated_file_is_named(make_midi):
+    path = make_midi("cut.mid", [[on(0, 60), off(480, 60)], [on(0, 64), off(480, 64)]])
+    path.write_bytes(path.read_bytes()[:-6])
+    with pytest.raises(midi.MidiError, match=r"truncated \(track 2 of 2 is cut off\)"):
+        midi.read(path)
+
+
+def test_a_file_without_notes_is_named_unless_allowed(make_midi):
+    path = make_midi("silent.mid", [[tempo(0, 90)]])
+    with pytest.raises(midi.MidiError, match=r"silent\.mid: no notes"):
+        midi.read(path)
+    assert midi.read(path, allow_empty=True) == []
+
+
+def test_smpte_time_is_refused(make_midi):
+    path = make_midi("smpte.mid", [[on(0, 60), off(40, 60)]], ticks=0xE728)
+    with pytest.raises(midi.MidiError, match="SMPTE"):
+        midi.read(path)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(midi.MidiError, match=r"nothing\.mid: cannot be read"):
+        midi.read(tmp_path / "nothing.mid")
+
+
+# Writing
+
+
+def test_write_puts_tempo_time_signature_and_program_as_meta_events(tmp_path):
+    path = tmp_path / "out" / "piece.mid"
+    midi.write([Note(60, 0, 1, 100), Note(64, 0.5, 2, 300)], path, bpm=100, program=19)
+    text = "".join(py_midicsv.midi_to_csv(str(path)))
+    assert "Tempo, 600000" in text and "Time_signature, 4, 2, 24, 8" in text and "Program_c, 0, 19" in text
+    assert "Header, 1, 2, 480" in text
+    assert midi.read(path) == [Note(60, 0.0, 1.0, 100), Note(64, 0.5, 2.0, 127)]
+    assert [p.name for p in path.parent.iterdir()] == ["piece.mid"]  # no temporary file left
+
+
+def test_write_refuses_what_midi_cannot_hold(tmp_path):
+    for notes, kwargs in (([Note(128, 0, 1)], {}), ([Note(60, -1, 1)], {}), ([], {"bpm": 0}), ([], {"program": 128})):
+        with pytest.raises(midi.MidiError, match="x.mid"):
+            midi.write(notes, tmp_path / "x.mid", **kwargs)
+    assert not (tmp_path / "x.mid").exists()
+
+
+# Round trips
+
+
+def random_roll(rng: np.random.Generator, columns: int) -> np.ndarray:
+    """A random roll in canonical form: ONSET only where the pitch already sounds in the step before."""
+    on = rng.random((columns, rolls.PITCHES)) < 0.15
+    on[-1, rng.integers(rolls.PITCHES)] = True  # the roll ends with sound, as a roll read from notes does
+    restrike = on & np.roll(on, 1, axis=0) & (rng.random(on.shape) < 0.3)
+    restrike[0] = False
+    return np.where(restrike, rolls.ONSET, np.where(on, rolls.ON, rolls.SILENCE)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("resolution", [0.25, 1 / 3, 0.1, 1.0])
+def test_roll_to_midi_to_roll_is_identical(tmp_path, resolution):
+    rng = np.random.default_rng(7)
+    for trial in range(4):
+        roll = random_roll(rng, int(rng.integers(1, 250)))
+        path = tmp_path / f"random{trial}.mid"
+        midi.write(rolls.to_notes(roll, resolution), path, bpm=float(rng.uniform(40, 200)))
+        back, dropped = rolls.from_notes(midi.read(path), resolution, keep_onsets=True)
+        assert dropped == 0
+        np.testing.assert_array_equal(back, roll)
+        plain, _ = rolls.from_notes(midi.read(path), resolution)
+        np.testing.assert_array_equal(rolls.is_on(plain), rolls.is_on(roll))
+
+
+@pytest.mark.parametrize("path", MUSIC21_MIDI, ids=lambda p: Path(p).name)
+def test_music21_test_files_keep_every_note_on_the_grid(tmp_path, path):
+    notes = midi.read(path)
+    roll, dropped = rolls.from_notes(notes, 0.25, keep_onsets=True)
+    on_grid = rolls.to_notes(roll, 0.25)
+    midi.write(on_grid, tmp_path / "trip.mid")
+    back = midi.read(tmp_path / "trip.mid")
+    assert [(n.pitch, n.start, n.end) for n in back] == [(n.pitch, n.start, n.end) for n in on_grid]
+    again, _ = rolls.from_notes(back, 0.25, keep_onsets=True)
+    np.testing.assert_array_equal(again, roll)
+    # every note of the file starts a note on the grid and sounds for its whole quantised length
+    starts = {(n.pitch, n.start) for n in on_grid}
+    for note in notes:
+        if rolls.in_range(note.pitch):
+            start = rolls.to_step(note.start, 0.25)
+            end = max(rolls.to_step(note.end, 0.25), start + 1)
+            assert (note.pitch, start * 0.25) in starts
+            assert rolls.is_on(roll[start:end, note.pitch - rolls.LOWEST_PITCH]).all()
+    assert dropped == sum(not rolls.in_range(n.pitch) for n in notes)
+
+
+def test_without_onsets_only_touching_restrikes_merge(make_midi, tmp_path):
+    path = make_midi("repeat.mid", [[on(0, 60), off(480, 60), on(480, 60), off(960, 60), on(1440, 60), off(1920, 60)]])
+    plain, _ = rolls.from_notes(midi.read(path), 0.25)
+    assert [(n.start, n.end) for n in rolls.to_notes(plain, 0.25)] == [(0.0, 2.0), (3.0, 4.0)]
+    kept, _ = rolls.from_notes(midi.read(path), 0.25, keep_onsets=True)
+    assert [(n.start, n.end) for n in rolls.to_notes(kept, 0.25)] == [(0.0, 1.0), (1.0, 2.0), (3.0, 4.0)]
