@@ -49,6 +49,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes files private; a bundle is meant to be read by others
     os.replace(tmp, path)
 
 
@@ -57,9 +58,11 @@ def save(model: Any, config: dict[str, Any], path: Path) -> None:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tmp_model = path / f".{MODEL_FILE}.tmp.keras"  # Keras insists on the .keras suffix
+    tmp_config = path / f".{CONFIG_FILE}.new"
     model.save(tmp_model)
-    os.replace(tmp_model, path / MODEL_FILE)
-    write_json(path / CONFIG_FILE, {**config, **grid()})
+    write_json(tmp_config, {**config, **grid()})
+    os.replace(tmp_model, path / MODEL_FILE)  # both files are complete: swap them in together
+    os.replace(tmp_config, path / CONFIG_FILE)
 
 
 def read_config(path: Path) -> dict[str, Any]:

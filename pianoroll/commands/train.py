@@ -1,0 +1,55 @@
+"""Train a model on the pages: checkpoints the best by held-out loss, stops early, resumes.
+
+Pages are re-joined per piece; every 9 columns predict the next one. A tenth
+of the pieces (by a stable hash of their names) is held out: its loss picks
+the best epoch and its Brier, NLL and F1 are printed and stored in the
+bundle. Interrupt it at any time and run the same command again to continue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+
+from pianoroll.model import PRESETS
+
+EPOCHS = 8  # the library's DEFAULT_EPOCHS, repeated here so --help needs no TensorFlow
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", default="images", help="folder of pages + manifest.csv (default: images)")
+    parser.add_argument("--model", default="models/default", help="bundle folder to write (default: models/default)")
+    parser.add_argument("--arch", choices=sorted(PRESETS), default="convlstm", help="network (default: convlstm)")
+    parser.add_argument("--loss", choices=["mse", "bce"], default=None, help="loss (default: the preset's, mse)")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"most epochs to train (default: {EPOCHS})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed: same data + seed, same history (default: 0)")
+    parser.add_argument("--held-out", type=float, default=0.1, help="fraction of pieces held out (default: 0.1)")
+    parser.add_argument("--batch-size", type=int, default=None, help="windows per batch and device (default: the preset's)")
+    parser.add_argument("--transpose", type=int, default=0, metavar="K",
+                        help="augment: transpose each window by up to ±K semitones (default: 0)")
+    parser.add_argument("--patience", type=int, default=2, help="epochs without improvement before stopping (default: 2)")
+    parser.add_argument("--strategy", choices=["none", "mirrored", "multiworker"], default="none",
+                        help="tf.distribute strategy; multiworker reads TF_CONFIG (default: none)")
+    parser.add_argument("--backup-every", type=int, default=200, metavar="BATCHES",
+                        help="batches between backups of the training state (default: 200)")
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pianoroll import train
+
+    preset = PRESETS[args.arch]
+    config = dataclasses.replace(preset, loss=args.loss or preset.loss,
+                                 batch_size=args.batch_size or preset.batch_size)
+    result = train.train(args.images, args.model, config, epochs=args.epochs, seed=args.seed,
+                         held_out_fraction=args.held_out, transpose=args.transpose, patience=args.patience,
+                         strategy=args.strategy, backup_every=args.backup_every, notify=print)
+    if not result.config:
+        print(f"worker done after {result.epochs_run} epochs; the chief writes {args.model}")
+        return 0
+    record = result.config
+    print(f"{args.model}: {record['arch']} ({record['loss']}), {record['epochs']} epochs, "
+          f"best at epoch {record['best_epoch']}; held out: {len(record['data']['held_out_pieces'])} pieces")
+    print(train.summary_table(record["metrics"]["held_out"]))
+    return 0

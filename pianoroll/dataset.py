@@ -1,0 +1,196 @@
+"""Pages → rolls per piece → 9-column windows → the next column.
+
+A training example is WINDOW consecutive columns of one piece and, as its
+target, the column right after them. Each piece is preceded by WINDOW silent
+columns, so the model also learns how pieces begin; windows run across the
+page boundaries of a piece but never from one piece into the next.
+
+For training, windows are never materialised: the rolls of all pieces sit
+end to end in one array of 0/1 bytes and tf.data gathers each batch of
+windows from a list of start offsets. Memory grows with the rolls, not with
+the WINDOW-fold copies that the seed's arrays made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from pianoroll import PianorollError
+from pianoroll import pages as page_io
+from pianoroll.roll import PITCHES, WINDOW, as_frames
+
+HASH_SPACE = 2**32
+
+
+class DatasetError(PianorollError):
+    """Pages that cannot be trained on."""
+
+
+def load(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
+    """Every piece of an images folder as (roll, resolution); one resolution for all, or DatasetError."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise DatasetError(f"{images_dir}: no such folder (make pages with `make images`)")
+    pieces = page_io.load_pieces(images_dir)
+    resolutions = sorted({resolution for _, resolution in pieces.values()})
+    if len(resolutions) > 1:
+        raise DatasetError(f"{images_dir}: pieces at several resolutions {resolutions}; train on one at a time")
+    return pieces
+
+
+def name_hash(piece: str) -> float:
+    """Where a piece name falls in [0, 1): the same on every machine and every run."""
+    digest = hashlib.sha256(piece.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / HASH_SPACE
+
+
+def split(pieces: Iterable[str], held_out_fraction: float = 0.1) -> tuple[list[str], list[str]]:
+    """Train and held-out piece names, decided by each name alone.
+
+    A piece is held out when its hash falls below the fraction, so adding
+    pieces to a folder never moves an old piece between the sets. A small
+    folder whose hashes happen to miss still holds out its lowest piece, so
+    there is always something to measure on.
+    """
+    names = sorted(pieces)
+    held_out = [name for name in names if name_hash(name) < held_out_fraction]
+    if not held_out and held_out_fraction > 0 and len(names) > 1:
+        held_out = [min(names, key=name_hash)]
+    train = [name for name in names if name not in held_out]
+    return train, held_out
+
+
+def lead_in(frames: np.ndarray) -> np.ndarray:
+    """The frames preceded by WINDOW silent columns: the context before a piece begins."""
+    silence = np.zeros((WINDOW, frames.shape[1]), dtype=frames.dtype)
+    return np.concatenate([silence, frames])
+
+
+def windows(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every WINDOW columns and the column right after them, as arrays (n, WINDOW, PITCHES), (n, PITCHES).
+
+    This copies each column WINDOW times: use it for small evaluation sets
+    only, and the tf.data pipeline below for training.
+    """
+    count = max(len(frames) - WINDOW, 0)
+    if count == 0:
+        return np.zeros((0, WINDOW, frames.shape[1]), frames.dtype), np.zeros((0, frames.shape[1]), frames.dtype)
+    x = np.lib.stride_tricks.sliding_window_view(frames[:-1], WINDOW, axis=0)  # (n, PITCHES, WINDOW)
+    return np.ascontiguousarray(x.transpose(0, 2, 1)), np.ascontiguousarray(frames[WINDOW:])
+
+
+def piece_windows(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A piece's examples as training sees them: lead-in included, one per column of the piece."""
+    return windows(lead_in(as_frames(roll)))
+
+
+@dataclasses.dataclass
+class Stream:
+    """The rolls of some pieces end to end, and where each window may start.
+
+    ``frames`` holds 0/1 bytes (time, PITCHES) with every piece's lead-in;
+    ``starts`` the offset of every window that stays inside one piece. A
+    window starting at s reads frames[s : s + WINDOW] and predicts frames[s + WINDOW].
+    """
+
+    frames: np.ndarray
+    starts: np.ndarray
+
+    @property
+    def windows(self) -> int:
+        return len(self.starts)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The target column of every window, in order, as float32."""
+        return self.frames[self.starts + WINDOW].astype(np.float32)
+
+
+def stream(rolls: Iterable[np.ndarray]) -> Stream:
+    """Lay pieces end to end, each after its lead-in; windows never cross from one piece to the next."""
+    blocks, starts, offset = [], [], 0
+    for roll in rolls:
+        block = lead_in(as_frames(roll).astype(np.uint8))
+        blocks.append(block)
+        starts.append(offset + np.arange(len(block) - WINDOW))
+        offset += len(block)
+    if not blocks:
+        return Stream(np.zeros((0, PITCHES), np.uint8), np.zeros(0, np.int64))
+    return Stream(np.concatenate(blocks), np.concatenate(starts).astype(np.int64))
+
+
+def pieces_stream(pieces: Mapping[str, tuple[np.ndarray, float]], names: Iterable[str]) -> Stream:
+    return stream(pieces[name][0] for name in names)
+
+
+def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 0, transpose: int = 0,
+            repeat: bool = False) -> "tf.data.Dataset":
+    """Batches of (windows, next columns) as float32, gathered from the rolls on the fly.
+
+    With ``shuffle`` the order of windows is reshuffled every epoch from
+    ``seed``; with ``transpose`` K each window is shifted by a random number
+    of semitones in [-K, K], limited so every note stays in 21..126. Both are
+    driven by seeded, stateless randomness, so a run is reproducible.
+    """
+    import tensorflow as tf
+
+    frames = tf.constant(source.frames)
+    steps = tf.range(WINDOW + 1, dtype=tf.int64)
+    data = tf.data.Dataset.from_tensor_slices(source.starts)
+    if shuffle:
+        data = data.shuffle(max(source.windows, 1), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if transpose:
+        noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(batch_size)
+        data = tf.data.Dataset.zip(data, noise)
+    else:
+        data = data.map(lambda starts: (starts, tf.zeros_like(starts)))
+
+    def gather(starts, noise):
+        block = tf.cast(tf.gather(frames, starts[:, None] + steps), tf.float32)  # (batch, WINDOW + 1, PITCHES)
+        if transpose:
+            block = shift_pitches(block, noise, transpose)
+        return block[:, :WINDOW], block[:, WINDOW]
+
+    data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if repeat:
+        data = data.repeat()
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def shift_pitches(block: "tf.Tensor", noise: "tf.Tensor", limit: int) -> "tf.Tensor":
+    """Transpose each window (batch, steps, PITCHES) by a shift drawn from ``noise``, within ±limit and the range."""
+    import tensorflow as tf
+
+    limit = tf.constant(limit, tf.int64)
+    sounding = tf.reduce_max(block, axis=1) > 0.5  # (batch, PITCHES)
+    rows = tf.range(PITCHES, dtype=tf.int64)
+    lowest = tf.reduce_min(tf.where(sounding, rows, PITCHES), axis=1)
+    highest = tf.reduce_max(tf.where(sounding, rows, -1), axis=1)
+    down = tf.minimum(tf.where(highest < 0, limit, lowest), limit)  # a silent window may go anywhere
+    up = tf.minimum(tf.where(highest < 0, limit, PITCHES - 1 - highest), limit)
+    shift = tf.math.floormod(noise, down + up + 1) - down  # uniform in [-down, up]
+    source = rows[None, :] - shift[:, None]  # the row each new row is read from
+    inside = (source >= 0) & (source < PITCHES)
+    moved = tf.gather(block, tf.clip_by_value(source, 0, PITCHES - 1), axis=2, batch_dims=1)
+    return moved * tf.cast(inside, block.dtype)[:, None, :]
+
+
+def summary(pieces: Mapping[str, tuple[np.ndarray, float]], train: list[str], held_out: list[str],
+            images_dir: Path, held_out_fraction: float) -> dict:
+    """The data a bundle was trained on, as config.json records it."""
+    return {
+        "images": str(images_dir),
+        "pieces": len(pieces),
+        "frames": int(sum(len(roll) for roll, _ in pieces.values())),
+        "train_pieces": list(train),
+        "held_out_pieces": list(held_out),
+        "held_out_fraction": held_out_fraction,
+    }

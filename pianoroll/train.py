@@ -1,0 +1,411 @@
+"""Fit a network on the pages: checkpoints, early stopping, resume, held-out figures.
+
+Training is Keras ``fit`` with callbacks: the best model by held-out loss is
+kept, training stops early when the held-out loss stops improving, the state
+is backed up every few hundred batches so that a killed run continues where
+it was, and the history goes to history.csv, loss.png and TensorBoard.
+
+Everything in flight lives in ``<model>/.train/``; the bundle (model.keras +
+config.json) is replaced only once the new model is complete and measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import keras
+import numpy as np
+
+import pianoroll
+from pianoroll import PianorollError, bundle, dataset, metrics
+from pianoroll.bundle import CONFIG_FILE, MODEL_FILE
+from pianoroll.model import ModelConfig
+
+DEFAULT_EPOCHS = 8
+PATIENCE = 2  # epochs without a better held-out loss before stopping
+BACKUP_EVERY = 200  # batches between backups, so a killed epoch loses little
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+HISTORY = "history.csv"
+LOSS_PLOT = "loss.png"
+LOGS = "logs"
+WORK = ".train"  # the run in flight: backup, best checkpoint, settings
+OURS = {MODEL_FILE, CONFIG_FILE, HISTORY, LOSS_PLOT, LOGS, WORK}
+
+
+class TrainError(PianorollError):
+    """Training cannot start or finish: a bad images folder or a model folder that is not ours."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """How a model is trained, beyond its network: all of it decides the result."""
+
+    epochs: int = DEFAULT_EPOCHS
+    seed: int = 0
+    held_out_fraction: float = 0.1
+    transpose: int = 0
+    patience: int = PATIENCE
+    strategy: str = "none"
+    backup_every: int = BACKUP_EVERY
+
+
+@dataclasses.dataclass
+class Result:
+    config: dict[str, Any]
+    resumed_at: int  # the epoch a resumed run continued from; 0 for a fresh run
+    epochs_run: int
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """Refuse a model folder that holds anything but a bundle of ours: nothing there is touched."""
+    model_dir = Path(model_dir)
+    if model_dir.exists() and not model_dir.is_dir():
+        raise TrainError(f"{model_dir}: is a file, not a model folder")
+    if not model_dir.is_dir():
+        return
+    strangers = sorted(p.name for p in model_dir.iterdir() if not is_ours(p.name))
+    if strangers:
+        raise TrainError(f"{model_dir}: holds files that are not a pianoroll model ({', '.join(strangers[:3])}); "
+                         "choose another --model folder")
+    config = model_dir / CONFIG_FILE
+    if config.exists():
+        try:
+            ours = "arch" in json.loads(config.read_text())
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            raise TrainError(f"{config}: not a pianoroll model config; choose another --model folder")
+
+
+def is_ours(name: str) -> bool:
+    """A file a bundle or a run in flight writes, including the temporary names of files being written."""
+    return name in OURS or any(name.startswith(f".{ours}") for ours in OURS)
+
+
+def load_data(images_dir: Path, held_out_fraction: float) -> tuple[dict, list[str], list[str]]:
+    """The pieces and their split; a folder that cannot give both a training and a held-out set is refused."""
+    if not 0 < held_out_fraction < 1:
+        raise TrainError(f"--held-out {held_out_fraction}: must be between 0 and 1")
+    pieces = dataset.load(images_dir)
+    train, held_out = dataset.split(pieces, held_out_fraction)
+    if not train or not held_out:
+        raise TrainError(f"{images_dir}: {len(pieces)} piece(s); training needs at least two "
+                         "(one to learn from, one held out to measure on)")
+    return pieces, train, held_out
+
+
+def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int = DEFAULT_EPOCHS,
+          seed: int = 0, held_out_fraction: float = 0.1, transpose: int = 0, patience: int = PATIENCE,
+          strategy: str = "none", backup_every: int = BACKUP_EVERY, verbose: int | str = "auto",
+          notify: Callable[[str], None] = lambda message: None) -> Result:
+    """Train ``config`` on the pages in ``images_dir`` and write the bundle to ``model_dir``.
+
+    Running the same call again after an interruption continues the run;
+    a call with other settings starts afresh. ``notify`` receives one-line
+    news for the user (what data, whether resumed); Keras prints its own
+    progress bar when ``verbose``.
+    """
+    run = Run(epochs, seed, held_out_fraction, transpose, patience, strategy, backup_every)
+    if strategy not in STRATEGIES:
+        raise TrainError(f"--strategy {strategy}: must be one of {', '.join(STRATEGIES)}")
+    images_dir, model_dir = Path(images_dir), Path(model_dir)
+    check_model_dir(model_dir)
+    pieces, train_names, held_out_names = load_data(images_dir, held_out_fraction)
+    summary = dataset.summary(pieces, train_names, held_out_names, images_dir, held_out_fraction)
+    resolution = next(iter(pieces.values()))[1]
+    notify(f"{images_dir}: {summary['pieces']} pieces, {summary['frames']} columns at {resolution} quarter notes; "
+           f"{len(held_out_names)} held out")
+
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    distribution = make_strategy(strategy)
+    chief = is_chief(distribution)
+    work = model_dir / WORK if chief else model_dir / WORK / f"worker-{worker_index()}"
+    settings = {"run": dataclasses.asdict(run) | {"epochs": None}, "model": dataclasses.asdict(config),
+                "images": str(images_dir), "pieces": sorted(pieces)}
+    resumed_at = prepare_work(work, settings)
+    epochs_run = 0
+    if resumed_at:
+        notify(f"{model_dir}: continuing an interrupted run from epoch {resumed_at + 1}")
+
+    replicas = distribution.num_replicas_in_sync
+    batch = config.batch_size * replicas
+    train_data = dataset.dataset(dataset.pieces_stream(pieces, train_names), batch, shuffle=True, seed=seed,
+                                 transpose=transpose)
+    held_out = dataset.pieces_stream(pieces, held_out_names)
+    with distribution.scope():
+        network = build_network(config)
+        callbacks = make_callbacks(work, model_dir, run, chief)
+        if strategy == "multiworker":
+            network._distribute_strategy = None  # see fit_multiworker
+        if not finished(work):
+            history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch), epochs=epochs, shuffle=False,
+                                  callbacks=callbacks, verbose=verbose)
+            epochs_run = len(history.epoch)
+            mark_finished(work)
+    if not chief:
+        shutil.rmtree(work, ignore_errors=True)
+        return Result({}, resumed_at, epochs_run)
+
+    best = keras.models.load_model(work / "best.keras", compile=False) if (work / "best.keras").exists() else network
+    probs = predict(best, held_out)
+    rows = read_history(work / HISTORY)
+    record = {
+        "arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config), "seed": seed,
+        "resolution": resolution, "data": summary, "transpose": transpose, "strategy": strategy,
+        "metrics": {"held_out": held_out_metrics(probs, held_out.targets)},
+        "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__,
+    }
+    shutil.copyfile(work / HISTORY, model_dir / HISTORY)
+    plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {config.arch}, {config.loss}")
+    bundle.save(best, record, model_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    return Result(record, resumed_at, epochs_run)
+
+
+def build_network(config: ModelConfig) -> keras.Model:
+    from pianoroll import model
+
+    if config.arch not in model.PRESETS:
+        raise TrainError(f"--arch {config.arch}: must be one of {', '.join(model.PRESETS)}")
+    return model.build(config)
+
+
+def make_strategy(name: str) -> "tf.distribute.Strategy":
+    """The tf.distribute strategy: one device, every local device (mirrored), or the TF_CONFIG cluster."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise TrainError("--strategy multiworker: set TF_CONFIG to describe the cluster (see the README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def worker_index() -> int:
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    return int(task.get("index", 0)) if task.get("type", "worker") in ("worker", "chief") else -1
+
+
+def is_chief(distribution: "tf.distribute.Strategy") -> bool:
+    """Only one worker of a cluster writes the bundle: the chief, or worker 0 when there is no chief."""
+    if not os.environ.get("TF_CONFIG") or distribution.extended.should_checkpoint is None:
+        return True
+    task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
+    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type", "worker") == "worker" and int(task.get("index", 0)) == 0
+
+
+def prepare_work(work: Path, settings: dict) -> int:
+    """Keep an interrupted run's state if it had the same settings; returns the epoch it reached."""
+    record = work / "run.json"
+    try:
+        same = json.loads(record.read_text())["settings"] == json.loads(json.dumps(settings))
+    except (OSError, ValueError, KeyError):
+        same = False
+    if not same:
+        shutil.rmtree(work, ignore_errors=True)
+        bundle.write_json(record, {"settings": settings, "finished": False})
+        return 0
+    reached = backed_up_epoch(work)
+    trim_history(work / HISTORY, reached)
+    return reached
+
+
+def backed_up_epoch(work: Path) -> int:
+    """How many epochs the last backup had completed (Keras's training_metadata.json)."""
+    try:
+        return int(json.loads((work / "backup" / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def finished(work: Path) -> bool:
+    """Whether fit already ended in an interrupted run, which then only has its bundle left to write."""
+    try:
+        return bool(json.loads((work / "run.json").read_text())["finished"])
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def mark_finished(work: Path) -> None:
+    record = work / "run.json"
+    if record.exists():
+        bundle.write_json(record, {**json.loads(record.read_text()), "finished": True})
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def trim_history(path: Path, epochs: int) -> None:
+    """Drop history rows of epochs the backup does not cover: they will be trained again."""
+    rows = read_history(path)
+    if not rows:
+        return
+    kept = [row for row in rows if row["epoch"] < epochs]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "epoch": int(row["epoch"])} for row in kept)
+
+
+def best_epoch(rows: list[dict[str, float]]) -> int | None:
+    """The 1-based epoch with the lowest held-out loss."""
+    scored = [row for row in rows if "val_loss" in row]
+    return int(min(scored, key=lambda row: row["val_loss"])["epoch"]) + 1 if scored else None
+
+
+def make_callbacks(work: Path, model_dir: Path, run: Run, chief: bool) -> list:
+    """Checkpoint, early stopping, history and logs, then the backup (last, so it records what they wrote)."""
+    rows = read_history(work / HISTORY)
+    losses = [row["val_loss"] for row in rows if "val_loss" in row]
+    best = min(losses) if losses else None
+    since_best = len(losses) - 1 - int(np.argmin(losses)) if losses else 0
+    callbacks = [
+        KeepBest(str(work / "best.keras"), monitor="val_loss", save_best_only=True, initial_value_threshold=best),
+        ResumableEarlyStopping(best, since_best, monitor="val_loss", patience=run.patience),
+        keras.callbacks.CSVLogger(str(work / HISTORY), append=True),
+    ]
+    if chief:
+        callbacks.append(EpochSummaries(model_dir / LOGS))
+    callbacks.append(keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq=run.backup_every,
+                                                      double_checkpoint=True, delete_checkpoint=False))
+    return callbacks
+
+
+class KeepBest(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that writes under a temporary name and renames, so a kill never leaves half a file."""
+
+    def __init__(self, filepath: str, **kwargs):
+        self.final = Path(filepath)
+        super().__init__(str(self.final.with_name(".tmp." + self.final.name)), **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if Path(self.filepath).exists():
+            os.replace(self.filepath, self.final)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that starts from the best loss and the patience used up before an interruption."""
+
+    def __init__(self, best: float | None, since_best: int, **kwargs):
+        super().__init__(**kwargs)
+        self.resume = (best, since_best)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        best, since_best = self.resume
+        if best is not None:
+            self.best, self.wait = best, since_best
+
+
+class EpochSummaries(keras.callbacks.Callback):
+    """TensorBoard scalars per epoch, in logs/train and logs/validation as Keras's TensorBoard callback lays them out.
+
+    Keras's own callback needs the tensorboard package to write; the event
+    files themselves are TensorFlow's, so this writes them directly and
+    TensorBoard (installed wherever you view them) reads them as usual.
+    """
+
+    def __init__(self, logs: Path):
+        super().__init__()
+        self.logs = Path(logs)
+        self.writers: dict = {}
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self.writers = {part: tf.summary.create_file_writer(str(self.logs / part)) for part in ("train", "validation")}
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        scalar = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+        for key, value in (logs or {}).items():
+            part, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            with self.writers[part].as_default():
+                tf.summary.write(f"epoch_{name}", tf.constant(float(value)), step=epoch, metadata=scalar)
+        for writer in self.writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self.writers.values():
+            writer.close()
+
+
+def predict(network: keras.Model, source: dataset.Stream, batch_size: int = 512) -> np.ndarray:
+    """The network's probabilities for every window of a stream, in order, streamed in batches."""
+    if source.windows == 0:
+        return np.zeros((0, source.frames.shape[1]), np.float32)
+    return network.predict(dataset.dataset(source, batch_size), verbose=0)
+
+
+def held_out_metrics(probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Brier, NLL in nats per frame and frame F1 at 0.5: the figures config.json and the reports share."""
+    return {"nll": metrics.frame_nll(probs, targets), "brier": metrics.brier(probs, targets),
+            "f1": metrics.frame_f1(probs, targets)}
+
+
+def held_out_predictions(model_dir: Path, images_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A bundle's probabilities and the true next columns on the pieces it held out.
+
+    The pieces are the ones config.json names, read from ``images_dir`` or
+    the folder the bundle was trained on; a named piece that is missing
+    there is an error, since the figures would silently change meaning.
+    """
+    loaded = bundle.load(model_dir)
+    data = loaded.config["data"]
+    folder = Path(images_dir or data["images"])
+    pieces = dataset.load(folder)
+    missing = [name for name in data["held_out_pieces"] if name not in pieces]
+    if missing:
+        raise TrainError(f"{folder}: held-out piece {missing[0]} of {model_dir} is not there")
+    source = dataset.pieces_stream(pieces, data["held_out_pieces"])
+    return predict(loaded.model, source), source.targets
+
+
+def plot_history(rows: list[dict[str, float]], path: Path, title: str) -> None:
+    """loss.png: training and held-out loss per epoch (matplotlib, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [int(row["epoch"]) + 1 for row in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("loss", "training"), ("val_loss", "held out")):
+        ax.plot(epochs, [row.get(key, np.nan) for row in rows], marker="o", label=label)
+    ax.set(xlabel="epoch", ylabel="loss", title=title)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def summary_table(figures: Mapping[str, float]) -> str:
+    """The held-out figures as a short table for the command to print."""
+    lines = ["held-out figure        value", "---------------------  -------"]
+    names = {"nll": "NLL (nats/frame)", "brier": "Brier (MSE/pitch)", "f1": "frame F1 at 0.5"}
+    lines += [f"{names[key]:<21}  {figures[key]:7.4f}" for key in names]
+    return "\n".join(lines)
