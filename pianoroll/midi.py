@@ -13,7 +13,8 @@ Reading rules:
 - a note struck again while it still sounds (on the same track and channel)
   ends the sounding note and starts a new one, and the key is released when
   the last of its note-offs arrives, so unison voices sharing a channel keep
-  both their re-strike and their full length;
+  both their re-strike and their full length (two voices striking it at the
+  same moment are one note);
 - a note still held when the file ends lasts until the last event.
 """
 
@@ -82,7 +83,7 @@ def read_parts(path: Path) -> dict[str, list[Note]]:
     """The pitched notes of a file per instrument, as midi2img split them.
 
     An instrument is the General MIDI program a note was played with; parts
-    are named after its family and number (``piano-0``, ``strings-48``) in
+    are named after its family and number (``piano-0``, ``strings-40``) in
     the order of their first note.
     """
     parts: dict[str, list[Note]] = {}
@@ -198,6 +199,9 @@ def _track_notes(track: Track, end: int) -> list[tuple[int, int, int, int, int]]
             key = (event.channel, event.data[0])
             sounding = held.get(key)
             if isinstance(event, NoteOnEvent) and event.data[1] > 0:
+                if sounding and sounding[0] == tick:  # struck twice at once: one note, released twice
+                    sounding[2] += 1
+                    continue
                 if sounding:
                     notes.append((sounding[0], tick, *key, sounding[1]))
                 held[key] = [tick, event.data[1], sounding[2] + 1 if sounding else 1]

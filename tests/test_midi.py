@@ -84,6 +84,11 @@ def test_unison_voices_on_one_channel_keep_their_restrike_and_full_length(make_m
     assert midi.read(path) == [Note(60, 0.0, 1.0, 80), Note(60, 1.0, 3.0, 80)]
 
 
+def test_a_key_struck_twice_at_once_is_one_note_released_by_the_last_note_off(make_midi):
+    path = make_midi("double.mid", [[on(0, 57), on(0, 57), off(240, 57), off(480, 57)]])
+    assert midi.read(path) == [Note(57, 0.0, 1.0, 80)]
+
+
 def test_a_note_never_released_lasts_to_the_last_event(make_midi):
     path = make_midi("held.mid", [[on(0, 60), on(0, 67), off(960, 67), "1920, Marker_t, \"end\""]])
     assert midi.read(path) == [Note(60, 0.0, 4.0, 80), Note(67, 0.0, 2.0, 80)]
