@@ -19,9 +19,11 @@ class ModelConfig:
 
     arch: str = "convlstm"
     loss: str = "mse"
-    conv_filters: int = 32
-    conv_kernel: int = 13  # an octave and a half along the pitch axis: sees intervals and chords
-    lstm_units: int = 256
+    conv_filters: int = 16
+    conv_kernel: int = 12  # an octave along the pitch axis: sees every interval and chord within it
+    conv_layers: int = 1
+    projection: int = 128  # each column's pitch features squeezed to this many before the LSTM
+    lstm_units: int = 128
     dropout: float = 0.2
     learning_rate: float = 1e-3
     batch_size: int = 64
@@ -67,18 +69,22 @@ def convlstm_network(config: ModelConfig) -> "keras.Model":
     """Ours: a Conv1D along the pitch axis of each column, then an LSTM over the 9 columns.
 
     The convolution is shared by every column and every transposition, so a
-    major third is the same feature wherever it is played; the LSTM then reads
-    how those features move over time.
+    major third is the same feature wherever it is played. A Dense layer per
+    column then squeezes the (pitch × filter) features to ``projection``
+    numbers, which keeps the LSTM's input small enough to train in minutes
+    on two CPU cores; the LSTM reads how those features move over time.
     """
     import keras
     from keras.layers import LSTM, Conv1D, Dense, Dropout, Flatten, Reshape, TimeDistributed
 
+    convolutions = [TimeDistributed(Conv1D(config.conv_filters, config.conv_kernel, padding="same",
+                                           activation="relu")) for _ in range(config.conv_layers)]
     return keras.Sequential([
         keras.Input((WINDOW, PITCHES)),
         Reshape((WINDOW, PITCHES, 1)),  # each column becomes a 1-channel signal along pitch
-        TimeDistributed(Conv1D(config.conv_filters, config.conv_kernel, padding="same", activation="relu")),
-        TimeDistributed(Conv1D(config.conv_filters, config.conv_kernel, padding="same", activation="relu")),
+        *convolutions,
         TimeDistributed(Flatten()),
+        TimeDistributed(Dense(config.projection, activation="relu")),
         Dropout(config.dropout),
         LSTM(config.lstm_units),
         Dropout(config.dropout),

@@ -1,0 +1,93 @@
+"""Measure speed and quality side by side with the seed's way: runs every scripts/bench_*.py and collects them.
+
+Each script times the seed's way and ours in one run on the same data and
+writes its figures as JSON; this gathers them into reports/benchmark.md and
+reports/benchmark.json. A script that is missing or fails is reported by
+name and makes the command exit non-zero; none is skipped silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+BENCHMARKS = ("images", "train", "compose")
+QUICK = {  # small sizes for a first look; the full run uses each script's own defaults
+    "images": ["--files", "20", "--repeats", "1"],
+    "train": ["--epochs", "2"],
+    "compose": ["--length", "32", "--repeats", "1"],
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--only", nargs="*", choices=BENCHMARKS, default=list(BENCHMARKS),
+                        help="benchmarks to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a minute or two instead of many")
+    parser.add_argument("--reports", default="reports", help="folder for the reports (default: reports)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pianoroll.bundle import write_json
+    from pianoroll.commands.evaluate import write_report
+
+    results, failures = {}, {}
+    for name in args.only:
+        print(f"benchmark {name} …", flush=True)
+        result = run_script(name, QUICK[name] if args.quick else [])
+        if isinstance(result, str):
+            failures[name] = result
+            print(f"benchmark {name}: {result}", file=sys.stderr)
+        else:
+            results[name] = result
+    reports = Path(args.reports)
+    text = markdown(results, failures, args.quick)
+    write_report(reports / "benchmark.md", text)
+    write_json(reports / "benchmark.json", {"quick": args.quick, "benchmarks": results, "failed": failures})
+    print(text)
+    print(f"wrote {reports / 'benchmark.md'} and {reports / 'benchmark.json'}")
+    return 1 if failures else 0
+
+
+def run_script(name: str, extra: list[str]) -> dict | str:
+    """The figures of scripts/bench_<name>.py, or why there are none."""
+    script = SCRIPTS / f"bench_{name}.py"
+    if not script.is_file():
+        return f"{script}: missing"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.json"
+        done = subprocess.run([sys.executable, str(script), "--json", str(out), *extra])
+        if done.returncode != 0:
+            return f"{script}: failed with exit status {done.returncode}"
+        try:
+            return json.loads(out.read_text())
+        except (OSError, ValueError) as error:
+            return f"{script}: wrote no readable JSON ({error})"
+
+
+def markdown(results: dict[str, dict], failures: dict[str, str], quick: bool) -> str:
+    """reports/benchmark.md: every figure beside the seed's way and the ratio."""
+    lines = ["# Benchmarks: ours against the seed's way, measured in the same run", "",
+             "Quick sizes (`--quick`)." if quick else "Each script's default sizes.", ""]
+    for name, result in results.items():
+        lines += [f"## {result.get('benchmark', name)}", "",
+                  "| figure | seed's way | ours | ratio | goal |", "| --- | ---: | ---: | ---: | --- |"]
+        for row in result.get("rows", []):
+            lines.append(f"| {row['figure']} | {number(row.get('seed'))} | {number(row.get('ours'))} "
+                         f"| {number(row.get('ratio'))} | {row.get('goal', '')} |")
+        if result.get("config"):
+            lines += ["", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["config"].items())]
+        lines.append("")
+    for name, reason in failures.items():
+        lines += [f"## {name}: not measured", "", reason, ""]
+    return "\n".join(lines)
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)

@@ -1,0 +1,396 @@
+"""How good a model is: on held-out pieces, against baselines, and against real music.
+
+Prediction quality is measured per frame on the pieces the bundle held out
+(never on its training pieces), beside two baselines that need no learning:
+
+- i.i.d.: every pitch sounds with its frequency in the training pieces,
+  independently of everything else (a floor keeps unseen pitches finite);
+- repeat: the next column is the last one again, smoothed towards the i.i.d.
+  rates as p = (1 - ε)·last + ε·base so that it is a proper distribution;
+  ε is the value that minimises NLL on the training pieces.
+
+A model that cannot beat "repeat" has not learned music, only that notes last.
+Generated music is then compared with the held-out pieces on the statistics of
+``metrics.piece_statistics``: whether it is as full, as wide, in the same
+keys, and whether it keeps its density from the first quarter to the last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from pianoroll import PianorollError, metrics
+from pianoroll import roll as rolls
+
+IID_PRIOR = 0.5  # pseudo-count per outcome: the i.i.d. rate is (on + 0.5) / (frames + 1), never 0 or 1
+EPSILONS = np.geomspace(1e-3, 1.0, 60)  # the grid the repeat baseline's ε is chosen from
+DENSITY_BAND = 0.25  # the goal: composed density within ±25% of held-out music in every quarter
+PROFILE_BINS = 20  # density over relative time, for density.png
+MODES = {  # the three ways compose turns probabilities into notes, at their usual settings
+    "vanish": {"mode": "vanish", "vanish": 0.65},
+    "threshold": {"mode": "threshold", "threshold": 0.5},
+    "sample": {"mode": "sample", "temperature": 1.0},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+    """Per-frame prediction quality: NLL in nats per frame, Brier per pitch, F1 at 0.5."""
+
+    nll: float
+    brier: float
+    f1: float
+
+    @classmethod
+    def of(cls, probs: np.ndarray, targets: np.ndarray) -> "Scores":
+        return cls(metrics.frame_nll(probs, targets), metrics.brier(probs, targets),
+                   metrics.frame_f1(probs, targets))
+
+
+# ---- data --------------------------------------------------------------------------------------
+
+def bundle_pieces(config: dict[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """The bundle's training and held-out pieces as 0/1 frames, read from the pages it was trained on."""
+    from pianoroll import pages
+
+    data = config.get("data") or {}
+    images = Path(data.get("images", ""))
+    held_names = list(data.get("held_out_pieces") or [])
+    if not held_names:
+        raise PianorollError(f"{images}: the bundle records no held-out pieces to evaluate on")
+    pieces = pages.load_pieces(images)
+    missing = [name for name in held_names if name not in pieces]
+    if missing:
+        raise PianorollError(f"{images}: held-out piece {missing[0]!r} of the bundle is not among these pages")
+    wanted = float(config["resolution"])
+    for name, (_, resolution) in pieces.items():
+        if not math.isclose(resolution, wanted):
+            raise PianorollError(f"{images}: {name} is at resolution {resolution}, the bundle at {wanted}")
+    train_names = list(data.get("train_pieces") or [n for n in pieces if n not in held_names])
+    frames = {name: rolls.as_frames(roll) for name, (roll, _) in pieces.items()}
+    return [frames[n] for n in train_names if n in frames], [frames[n] for n in held_names], held_names
+
+
+def windows(pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every (window, next column) pair of the pieces, each piece led in by silence."""
+    from pianoroll import dataset
+
+    pairs = [dataset.windows(dataset.lead_in(frames)) for frames in pieces]
+    return (np.concatenate([x for x, _ in pairs]).astype(np.float32),
+            np.concatenate([y for _, y in pairs]).astype(np.float32))
+
+
+def previous_columns(frames: np.ndarray) -> np.ndarray:
+    """The column before each column of a piece; silence before the first (the lead-in)."""
+    return np.concatenate([np.zeros((1, frames.shape[1]), frames.dtype), frames[:-1]])
+
+
+# ---- baselines ---------------------------------------------------------------------------------
+
+def iid_rates(train: list[np.ndarray]) -> np.ndarray:
+    """Each pitch's frequency over the training frames, with half a pseudo-count per outcome."""
+    stacked = np.concatenate(train)
+    return (stacked.sum(axis=0) + IID_PRIOR) / (stacked.shape[0] + 2 * IID_PRIOR)
+
+
+def repeat_probs(frames: np.ndarray, rates: np.ndarray, epsilon: float) -> np.ndarray:
+    """The repeat baseline's prediction for every column of a piece."""
+    return (1 - epsilon) * previous_columns(frames) + epsilon * rates
+
+
+def repeat_epsilon(train: list[np.ndarray], rates: np.ndarray) -> float:
+    """The ε of the grid that gives the repeat baseline its lowest NLL on the training pieces.
+
+    A cell is either (previous on, now on), (on, off), (off, on) or (off, off);
+    counting each kind per pitch makes every ε on the grid cheap to score.
+    """
+    stacked = np.concatenate(train)
+    before = np.concatenate([previous_columns(f) for f in train])
+    counts = [((before == b) & (stacked == a)).sum(axis=0) for b in (1, 0) for a in (1, 0)]
+    frames = stacked.shape[0]
+
+    def nll(eps: float) -> float:
+        stay, go = (1 - eps) + eps * rates, eps * rates  # p(on) after on, after off
+        logs = [np.log(stay), np.log1p(-stay), np.log(go), np.log1p(-go)]
+        return -sum(float((c * np.clip(lg, math.log(metrics.CLIP), 0)).sum()) for c, lg in zip(counts, logs)) / frames
+
+    return float(min(EPSILONS, key=nll))
+
+
+@dataclasses.dataclass
+class Baselines:
+    rates: np.ndarray
+    epsilon: float
+
+    @classmethod
+    def fit(cls, train: list[np.ndarray]) -> "Baselines":
+        rates = iid_rates(train)
+        return cls(rates, repeat_epsilon(train, rates))
+
+    def scores(self, held_out: list[np.ndarray]) -> dict[str, Scores]:
+        targets = np.concatenate(held_out)
+        repeat = np.concatenate([repeat_probs(f, self.rates, self.epsilon) for f in held_out])
+        return {"iid": Scores.of(np.broadcast_to(self.rates, targets.shape), targets),
+                "repeat": Scores.of(repeat, targets)}
+
+
+def model_scores(model: Any, held_out: list[np.ndarray]) -> Scores:
+    """A Keras model's per-frame scores on every column of the held-out pieces."""
+    x, y = windows(held_out)
+    return Scores.of(model.predict(x, batch_size=1024, verbose=0), y)
+
+
+# ---- generated against real music --------------------------------------------------------------
+
+def primers(held_out: list[np.ndarray], count: int) -> np.ndarray:
+    """The first WINDOW columns of held-out pieces, in turn, as (count, WINDOW, PITCHES)."""
+    from pianoroll import dataset
+
+    starts = [dataset.lead_in(f)[rolls.WINDOW:2 * rolls.WINDOW] for f in held_out]
+    starts = [np.pad(s, ((0, rolls.WINDOW - len(s)), (0, 0))) for s in starts]
+    return np.stack([starts[i % len(starts)] for i in range(count)]).astype(np.float32)
+
+
+def compose_modes(model: Any, held_out: list[np.ndarray], count: int, length: int, seed: int,
+                  modes: dict[str, dict] = MODES) -> dict[str, np.ndarray]:
+    """``count`` pieces of ``length`` columns per mode, each from a held-out primer."""
+    from pianoroll import compose
+
+    start = primers(held_out, count)
+    return {name: np.asarray(compose.generate(model, start, length, compose.Settings(**settings), seed))
+            for name, settings in modes.items()}
+
+
+def profile(frames: np.ndarray, bins: int = PROFILE_BINS) -> np.ndarray:
+    """Notes sounding per column, averaged in ``bins`` stretches of relative time."""
+    per_column = np.asarray(frames).sum(axis=1)
+    return np.array([part.mean() if part.size else 0.0 for part in np.array_split(per_column, bins)])
+
+
+def pitch_class_distance(a: list[float], b: list[float]) -> float:
+    """Total variation between two pitch-class histograms: 0 same, 1 disjoint."""
+    return 0.5 * float(np.abs(np.asarray(a) - np.asarray(b)).sum())
+
+
+def music_summary(pieces: list[np.ndarray], resolution: float) -> dict[str, Any]:
+    """The statistics of a set of pieces (0/1 frames), each piece weighing the same."""
+    stats = [metrics.piece_statistics(rolls.from_frames(f), resolution) for f in pieces]
+    mean = lambda key: float(np.mean([s[key] for s in stats]))  # noqa: E731
+    sounding = [f[f.sum(axis=1) > 0] for f in pieces]
+    ranges = [s["highest_pitch"] - s["lowest_pitch"] for s in stats if s["lowest_pitch"] is not None]
+    classes = np.mean([s["pitch_classes"] for s in stats], axis=0)
+    return {
+        "pieces": len(pieces),
+        "density": mean("density"),
+        "mean_polyphony": float(np.mean([s.sum(axis=1).mean() for s in sounding if len(s)] or [0.0])),
+        "pitch_range": float(np.mean(ranges)) if ranges else 0.0,
+        "empty_fraction": mean("empty_fraction"),
+        "repeated_fraction": mean("repeated_fraction"),
+        "density_by_quarter": np.mean([s["density_by_quarter"] for s in stats], axis=0).tolist(),
+        "pitch_classes": (classes / classes.sum() if classes.sum() else classes).tolist(),
+        "profile": np.mean([profile(f) for f in pieces], axis=0).tolist(),
+    }
+
+
+def against_real(summary: dict[str, Any], real: dict[str, Any]) -> dict[str, Any]:
+    """How far generated music is from real music: pitch-class distance, density ratio per quarter."""
+    ratios = [g / r if r > 0 else None for g, r in zip(summary["density_by_quarter"], real["density_by_quarter"])]
+    within = all(r is not None and abs(r - 1) <= DENSITY_BAND for r in ratios)
+    return {"pitch_class_distance": pitch_class_distance(summary["pitch_classes"], real["pitch_classes"]),
+            "density_ratio_by_quarter": ratios, "density_within_band": within}
+
+
+# ---- the whole evaluation ----------------------------------------------------------------------
+
+def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: int | None = None,
+             seed: int = 0, modes: dict[str, dict] = MODES,
+             progress: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
+    """Everything ``make evaluate`` reports, as one JSON-ready dict."""
+    progress("reading the held-out pieces")
+    train, held_out, held_names = bundle_pieces(bundle.config)
+    baselines = Baselines.fit(train)
+    progress("scoring the model and the baselines")
+    scores = {"model": model_scores(bundle.model, held_out), **baselines.scores(held_out)}
+    for other in compare:
+        scores[str(other.path)] = model_scores(other.model, held_out)
+    length = length or int(np.median([len(f) for f in held_out]))
+    real = music_summary(held_out, bundle.resolution)
+    music = {"held_out": real}
+    if count > 0:
+        progress(f"composing {count} pieces of {length} columns per mode")
+        for mode, pieces in compose_modes(bundle.model, held_out, count, length, seed, modes).items():
+            summary = music_summary(list(pieces), bundle.resolution)
+            music[mode] = {**summary, **against_real(summary, real)}
+    return {
+        "model": str(bundle.path),
+        "arch": bundle.config.get("arch"),
+        "loss": bundle.config.get("loss"),
+        "resolution": bundle.resolution,
+        "held_out_pieces": held_names,
+        "held_out_frames": int(sum(len(f) for f in held_out)),
+        "repeat_epsilon": baselines.epsilon,
+        "scores": {name: dataclasses.asdict(s) for name, s in scores.items()},
+        "music": music,
+        "compose": {"count": count, "length": length, "seed": seed, "modes": modes},
+    }
+
+
+# ---- reports -----------------------------------------------------------------------------------
+
+def scores_table(scores: dict[str, dict[str, float]]) -> list[str]:
+    """A Markdown table of per-frame scores, best NLL first."""
+    lines = ["| predictor | NLL (nats/frame) | Brier | F1 |", "| --- | ---: | ---: | ---: |"]
+    for name, s in sorted(scores.items(), key=lambda item: item[1]["nll"]):
+        lines.append(f"| {name} | {s['nll']:.3f} | {s['brier']:.5f} | {s['f1']:.3f} |")
+    return lines
+
+
+def music_table(music: dict[str, dict[str, Any]]) -> list[str]:
+    """A Markdown table of generated against held-out music."""
+    fmt = lambda values: " / ".join("–" if v is None else f"{v:.2f}" for v in values)  # noqa: E731
+    lines = ["| music | density | polyphony | pitch range | pitch-class TV | empty | repeated "
+             "| density by quarter | ratio to real by quarter | within ±25% |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | :---: |"]
+    for name, m in music.items():
+        distance = f"{m['pitch_class_distance']:.3f}" if "pitch_class_distance" in m else "–"
+        ratios = fmt(m["density_ratio_by_quarter"]) if "density_ratio_by_quarter" in m else "–"
+        within = {True: "yes", False: "no"}.get(m.get("density_within_band"), "–")
+        lines.append(f"| {name} | {m['density']:.2f} | {m['mean_polyphony']:.2f} | {m['pitch_range']:.1f} "
+                     f"| {distance} | {m['empty_fraction']:.3f} | {m['repeated_fraction']:.3f} "
+                     f"| {fmt(m['density_by_quarter'])} | {ratios} | {within} |")
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """reports/evaluation.md: the tables a person reads."""
+    c = report["compose"]
+    lines = [
+        f"# Evaluation of `{report['model']}`", "",
+        f"{report['arch']} network, {report['loss']} loss, resolution {report['resolution']} quarter notes; "
+        f"{len(report['held_out_pieces'])} held-out pieces, {report['held_out_frames']} frames. "
+        f"Repeat baseline: p = (1 − ε)·last + ε·i.i.d. with ε = {report['repeat_epsilon']:.4f} (best on the "
+        "training pieces). NLL clips probabilities to [1e-6, 1 − 1e-6].", "",
+        "## Predicting the next column", "", *scores_table(report["scores"]), "",
+        "## Composed against held-out music", "",
+        f"{c['count']} pieces of {c['length']} columns per mode, seed {c['seed']}, each from the first "
+        "columns of a held-out piece. Density = sounding notes per column; polyphony counts non-empty "
+        "columns only; pitch-class TV is the total-variation distance to the held-out pitch classes.", "",
+        *music_table(report["music"]), "",
+    ]
+    return "\n".join(lines)
+
+
+def plot_density(report: dict[str, Any], path: Path) -> None:
+    """reports/density.png: notes per column over relative time, per mode, against the held-out pieces."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, m in report["music"].items():
+        x = (np.arange(len(m["profile"])) + 0.5) / len(m["profile"])
+        ax.plot(x, m["profile"], label=name, linewidth=3 if name == "held_out" else 1.5,
+                color="black" if name == "held_out" else None)
+    ax.set_xlabel("position in the piece")
+    ax.set_ylabel("sounding notes per column")
+    ax.set_title(f"Density over time: {report['model']}")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+# ---- the chorale benchmark ---------------------------------------------------------------------
+
+CHORALE_RESOLUTION = 1.0  # quarter notes per column, as in the published chorale figures
+CHORALE_EPOCHS = 30  # at most; early stopping usually ends a run well before
+CHORALE_PATIENCE = 3
+CHORALE_TRANSPOSE = 5  # the default recipe: each window moved by up to ±5 semitones
+PUBLISHED = {  # nats per quarter-note frame on JSB chorales (Boulanger-Lewandowski et al., 2012)
+    "LSTM": 8.7, "RNN-RBM": 7.3, "RNN-NADE": 5.6,
+}
+
+
+def chorale_pages(images_dir: Path, progress: Callable[[str], None]) -> None:
+    """The built-in chorales as pages at quarter-note resolution; pages already there are kept."""
+    from pianoroll import images, scores
+
+    batch = images.Batch(scores.chorales(), images_dir, images.Options(resolution=CHORALE_RESOLUTION))
+    if batch.tasks:
+        progress(f"{images_dir}: converting {len(batch.tasks)} chorales at resolution {CHORALE_RESOLUTION}")
+    for _ in batch.run():
+        pass
+    if not batch.summary().pieces:
+        raise PianorollError(f"{images_dir}: no chorale could be converted")
+
+
+def chorale_models() -> dict[str, tuple[Any, int]]:
+    """The two networks the benchmark trains, with the transposition each is trained with."""
+    from pianoroll.model import PRESETS
+
+    return {"seed": (dataclasses.replace(PRESETS["seed"], loss="mse"), 0),
+            "default": (PRESETS["convlstm"], CHORALE_TRANSPOSE)}
+
+
+def chorales(images_dir: Path, models_dir: Path, seed: int = 0, count: int = 10,
+             progress: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
+    """The fixed chorale benchmark: train the seed network and the default on one split, score both."""
+    import time
+
+    from pianoroll import bundle, train
+
+    chorale_pages(images_dir, progress)
+    result: dict[str, Any] = {}
+    timings = {}
+    for name, (config, transpose) in chorale_models().items():
+        progress(f"training the {name} network ({config.arch}, {config.loss}, transpose ±{transpose})")
+        started = time.monotonic()
+        train.train(images_dir, models_dir / name, config, epochs=CHORALE_EPOCHS, seed=seed,
+                    transpose=transpose, patience=CHORALE_PATIENCE, verbose=0, notify=progress)
+        timings[name] = time.monotonic() - started
+        model = bundle.load(models_dir / name)
+        report = evaluate(model, count=count if name == "default" else 0, seed=seed, progress=progress)
+        result[name] = {**report["scores"]["model"], "epochs": model.config.get("epochs"),
+                        "train_seconds": round(timings[name], 1)}
+        if name == "default":
+            result["iid"], result["repeat"] = report["scores"]["iid"], report["scores"]["repeat"]
+            result["music"] = report["music"]
+    result["config"] = {
+        "images": str(images_dir), "resolution": CHORALE_RESOLUTION, "seed": seed,
+        "epochs": CHORALE_EPOCHS, "patience": CHORALE_PATIENCE, "repeat_epsilon": report["repeat_epsilon"],
+        "held_out_pieces": report["held_out_pieces"], "held_out_frames": report["held_out_frames"],
+        "models": {name: {"model": dataclasses.asdict(config), "transpose": transpose}
+                   for name, (config, transpose) in chorale_models().items()},
+        "published": PUBLISHED,
+    }
+    return result
+
+
+def chorales_markdown(result: dict[str, Any]) -> str:
+    """reports/chorales.md: our figures beside the published ones."""
+    c = result["config"]
+    ours = {name: result[name] for name in ("default", "seed", "iid", "repeat")}
+    lines = [
+        "# The chorale benchmark", "",
+        f"music21's Bach chorales at {c['resolution']} quarter notes per column; {len(c['held_out_pieces'])} "
+        f"pieces ({c['held_out_frames']} frames) held out by the stable split; seed {c['seed']}; at most "
+        f"{c['epochs']} epochs, early stopping after {c['patience']}. Window: 9 columns.", "",
+        *scores_table(ours), "",
+        "Published, nats per quarter-note frame on JSB chorales (full history, their own split and "
+        "quantisation, so anchors rather than equal tests): "
+        + ", ".join(f"{name} ≈ {nll}" for name, nll in c["published"].items()) + ".", "",
+        "Training time: " + ", ".join(f"{name} {result[name]['train_seconds']:.0f} s "
+                                      f"({result[name]['epochs']} epochs)" for name in ("seed", "default")) + ".", "",
+    ]
+    if "music" in result:
+        lines += ["## The default network's music against the held-out chorales", "", *music_table(result["music"]), ""]
+    return "\n".join(lines)
