@@ -68,10 +68,10 @@ compose: install $(MODEL)/model.keras
 test: install
 	$(PY) -m pytest
 
-evaluate: install
+evaluate: install $(if $(BENCH),,$(MODEL)/model.keras)
 	$(PIANOROLL) evaluate --model $(MODEL) $(call opt,--bench,$(BENCH))
 
-benchmark: install
+benchmark: install $(IMAGES)/manifest.csv $(MODEL)/model.keras
 	$(PIANOROLL) benchmark
 
 clean:
