@@ -23,11 +23,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import io
-import os
 import struct
-import tempfile
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from py_midicsv import FileReader, FileWriter
 from py_midicsv.midi.containers import Pattern, Track
@@ -42,6 +40,7 @@ from py_midicsv.midi.events import (
 )
 
 from pianoroll import PianorollError
+from pianoroll.pages import write_atomic
 from pianoroll.roll import Note
 
 DRUM_CHANNEL = 9  # channel 10 as musicians count: General MIDI percussion
@@ -60,14 +59,6 @@ class MidiError(PianorollError):
     """A MIDI file that cannot be read or written; the message names the file and the reason."""
 
 
-class Sounding(NamedTuple):
-    """A note read from a file, with where it was played: what read_parts groups by."""
-
-    note: Note
-    channel: int
-    program: int
-
-
 def read(path: Path, allow_empty: bool = False) -> list[Note]:
     """All pitched notes of a file merged, in beats, sorted by start then pitch.
 
@@ -75,8 +66,11 @@ def read(path: Path, allow_empty: bool = False) -> list[Note]:
     when it holds no pitched note (nothing, or only drums): such a file cannot
     become a piece.
     """
-    played = _pitched(path, allow_empty)
-    return sorted((s.note for s in played), key=_order)
+    pattern = _parse(Path(path))
+    ticks = pattern.resolution
+    notes = [Note(pitch, start / ticks, stop / ticks, velocity)
+             for start, stop, _, pitch, velocity in _pitched(path, pattern, allow_empty)]  # fmt: skip
+    return sorted(notes, key=_order)
 
 
 def read_parts(path: Path) -> dict[str, list[Note]]:
@@ -86,10 +80,13 @@ def read_parts(path: Path) -> dict[str, list[Note]]:
     are named after its family and number (``piano-0``, ``strings-40``) in
     the order of their first note.
     """
+    pattern = _parse(Path(path))
+    ticks, programs = pattern.resolution, _program_changes(pattern)
     parts: dict[str, list[Note]] = {}
-    for sounding in sorted(_pitched(path, False), key=lambda s: _order(s.note)):
-        name = f"{FAMILIES[sounding.program // 8]}-{sounding.program}"
-        parts.setdefault(name, []).append(sounding.note)
+    for start, stop, channel, pitch, velocity in sorted(_pitched(path, pattern, False), key=lambda n: (n[0], n[3])):
+        program = _program_at(programs.get(channel), start)
+        name = f"{FAMILIES[program // 8]}-{program}"
+        parts.setdefault(name, []).append(Note(pitch, start / ticks, stop / ticks, velocity))
     return parts
 
 
@@ -104,33 +101,30 @@ def write(notes: Iterable[Note], path: Path, bpm: float = DEFAULT_BPM, program: 
     _check(notes, path, bpm, program)
     data = io.BytesIO()
     FileWriter(data).write(_pattern(notes, bpm, program, path.stem))
-    _write_atomic(path, data.getvalue())
+    write_atomic(path, data.getvalue())
 
 
 def _order(note: Note) -> tuple[float, int]:
     return (note.start, note.pitch)
 
 
-def _pitched(path: Path, allow_empty: bool) -> list[Sounding]:
-    played = _sounding(path)
-    pitched = [s for s in played if s.channel != DRUM_CHANNEL]
+def _pitched(path: Path, pattern: Pattern, allow_empty: bool) -> list[tuple[int, int, int, int, int]]:
+    played = _played(pattern)
+    pitched = [note for note in played if note[2] != DRUM_CHANNEL]
     if not pitched and not allow_empty:
         raise MidiError(f"{path}: only drum notes (channel 10)" if played else f"{path}: no notes")
     return pitched
 
 
-def _sounding(path: Path) -> list[Sounding]:
-    pattern = _parse(Path(path))
-    ticks = pattern.resolution
-    programs = _program_changes(pattern)
-    end = max((sum(e.tick for e in track) for track in pattern), default=0)
-    played = []
+def _played(pattern: Pattern) -> list[tuple[int, int, int, int, int]]:
+    """(start, stop, channel, pitch, velocity) in ticks for every note of every track."""
+    played, held, end = [], [], 0
     for track in pattern:
-        for start, stop, channel, pitch, velocity in _track_notes(track, end):
-            program = _program_at(programs.get(channel), start)
-            note = Note(pitch, start / ticks, stop / ticks, velocity)
-            played.append(Sounding(note, channel, program))
-    return played
+        notes, still_held, last = _track_notes(track)
+        played += notes
+        held += still_held
+        end = max(end, last)
+    return played + [(start, end, channel, pitch, velocity) for start, channel, pitch, velocity in held]
 
 
 def _parse(path: Path) -> Pattern:
@@ -188,30 +182,32 @@ def _program_at(changes: tuple[list[int], list[int]] | None, tick: int) -> int:
     return changes[1][max(index, 0)]
 
 
-def _track_notes(track: Track, end: int) -> list[tuple[int, int, int, int, int]]:
-    """(start, stop, channel, pitch, velocity) in ticks for every note of one track."""
+def _track_notes(track: Track) -> tuple[list[tuple[int, int, int, int, int]], list[tuple[int, int, int, int]], int]:
+    """One track's notes (start, stop, channel, pitch, velocity) in ticks, the notes it never
+    releases (start, channel, pitch, velocity), and the tick of its last event."""
     held: dict[tuple[int, int], list[int]] = {}  # (channel, pitch) -> [start, velocity, depth]
     notes = []
     tick = 0
     for event in track:
         tick += event.tick
-        if isinstance(event, (NoteOnEvent, NoteOffEvent)):
-            key = (event.channel, event.data[0])
-            sounding = held.get(key)
-            if isinstance(event, NoteOnEvent) and event.data[1] > 0:
-                if sounding and sounding[0] == tick:  # struck twice at once: one note, released twice
-                    sounding[2] += 1
-                    continue
-                if sounding:
-                    notes.append((sounding[0], tick, *key, sounding[1]))
-                held[key] = [tick, event.data[1], sounding[2] + 1 if sounding else 1]
-            elif sounding:
-                sounding[2] -= 1
-                if sounding[2] == 0:
-                    notes.append((sounding[0], tick, *key, sounding[1]))
-                    del held[key]
-    notes.extend((start, end, *key, velocity) for key, (start, velocity, _) in held.items())
-    return notes
+        kind = type(event)
+        if kind is not NoteOnEvent and kind is not NoteOffEvent:
+            continue
+        key = (event.channel, event.data[0])
+        sounding = held.get(key)
+        if kind is NoteOnEvent and event.data[1] > 0:
+            if sounding and sounding[0] == tick:  # struck twice at once: one note, released twice
+                sounding[2] += 1
+                continue
+            if sounding:
+                notes.append((sounding[0], tick, *key, sounding[1]))
+            held[key] = [tick, event.data[1], sounding[2] + 1 if sounding else 1]
+        elif sounding:
+            sounding[2] -= 1
+            if sounding[2] == 0:
+                notes.append((sounding[0], tick, *key, sounding[1]))
+                del held[key]
+    return notes, [(start, *key, velocity) for key, (start, velocity, _) in held.items()], tick
 
 
 def _check(notes: list[Note], path: Path, bpm: float, program: int) -> None:
@@ -253,15 +249,3 @@ def _instrument_track(notes: list[Note], program: int) -> Track:
 
 def _ticks(beats: float) -> int:
     return round(beats * TICKS_PER_QUARTER)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
