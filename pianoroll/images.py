@@ -166,8 +166,10 @@ class Batch:
         written = time.monotonic()
         try:
             for entries in in_parallel(convert, self.tasks, jobs):
-                self.entries[entries[0].source] = entries
-                self.done.add(entries[0].source)
+                source = entries[0].source
+                _remove_pages(self.out_dir, self.entries.get(source, []), entries)
+                self.entries[source] = entries
+                self.done.add(source)
                 yield entries
                 if time.monotonic() - written > MANIFEST_EVERY:
                     self.write_manifest()
@@ -198,6 +200,15 @@ class Batch:
         return summary
 
 
+def _remove_pages(out_dir: Path, old: list[Entry], new: list[Entry]) -> None:
+    """Delete the pages of pieces a source no longer makes (it fails now, or was renamed)."""
+    kept = {e.piece for e in new if e.ok}
+    for entry in old:
+        if entry.ok and entry.piece not in kept:
+            for index in range(entry.pages):
+                (out_dir / paging.page_name(entry.piece, index)).unlink(missing_ok=True)
+
+
 def _old_manifest(out_dir: Path) -> dict[str, list[Entry]]:
     """The folder's manifest by source; an unreadable one is ignored, since its pages are remade."""
     try:
@@ -220,7 +231,8 @@ def _piece_names(sources: list[str], old: dict[str, list[Entry]]) -> dict[str, s
     names = {}
     for source in sorted(sources, key=lambda s: (s not in old, s)):
         stem = Path(source).stem
-        name, count = stem, 1
+        had = [e.piece for e in old.get(source, []) if e.ok and e.piece.startswith(stem) and "split" not in e.options]
+        name, count = had[0] if had else stem, 1
         while name in taken:
             count += 1
             name = f"{stem}-{count}"

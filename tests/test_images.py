@@ -124,6 +124,11 @@ def test_sources_sharing_a_stem_get_unique_names_that_stay(tmp_path, make_midi):
     names = {Path(e.source).parent.name: e.piece for e in pages.read_manifest(out)}
     assert names == {"a": "piece", "b": "piece-2", "c": "piece-3"}
     assert sorted(pages.load_pieces(out)) == ["piece", "piece-2", "piece-3"]
+    (tmp_path / "a" / "piece.mid").write_bytes(b"")
+    convert([tmp_path / "a"], out)  # a fails now: its pages go, its name is free, but b keeps its own
+    assert not list(out.glob("piece_*.png"))
+    convert([tmp_path / "b"], out)
+    assert {Path(e.source).parent.name: (e.piece, e.status) for e in pages.read_manifest(out)}["b"] == ("piece-2", "ok")
 
 
 def test_split_instruments_gives_a_piece_per_program(tmp_path, make_midi):
