@@ -54,8 +54,9 @@ def render(midi_path: Path, wav_path: Path) -> None:
         done = subprocess.run(
             [program, "-ni", "-q", "-F", tmp, "-r", str(SAMPLE_RATE), str(font), str(midi_path)],
             capture_output=True, text=True, timeout=RENDER_TIMEOUT_S)
-        if done.returncode != 0 or os.path.getsize(tmp) == 0:
-            said = "; ".join(line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip())
+        said = "; ".join(line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip())
+        if done.returncode != 0 or os.path.getsize(tmp) == 0 or "error" in said.lower():
+            # fluidsynth exits 0 after "error: Doesn't look like a MIDI file", with a WAV of nothing
             raise AudioError(f"{midi_path}: fluidsynth gave no audio ({said[:300] or f'exit {done.returncode}'})")
         os.replace(tmp, wav_path)
     except subprocess.TimeoutExpired:

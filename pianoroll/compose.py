@@ -27,13 +27,12 @@ only the most probable are kept.
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from pianoroll import PianorollError, pages
+from pianoroll import PianorollError, pages, stepping
 from pianoroll import roll as rolls
 from pianoroll.roll import PITCHES, WINDOW
 
@@ -93,23 +92,7 @@ class Primer:
     padded: int = 0  # silent columns put in front because the source was shorter than WINDOW
 
 
-# --- stepping ------------------------------------------------------------------------------
-
-_STEPS: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
-
-
-def compiled_step(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """The model as one traced graph call on a (count, WINDOW, PITCHES) batch, cached per model.
-
-    ``model.predict`` rebuilds a data pipeline on every call, which costs
-    more than the network itself; a traced function is one graph run.
-    """
-    if model not in _STEPS:
-        import tensorflow as tf
-
-        graph = tf.function(lambda window: model(window, training=False), reduce_retracing=True)
-        _STEPS[model] = lambda window: graph(tf.constant(window)).numpy()
-    return _STEPS[model]
+# --- deciding ------------------------------------------------------------------------------
 
 
 def vanish_offsets(settings: Settings) -> Iterator[np.float32]:
@@ -166,14 +149,15 @@ def generate(
     window = np.array(primers, dtype=np.float32)
     if window.ndim != 3 or window.shape[1:] != (WINDOW, PITCHES):
         raise ComposeError(f"primers must be shaped (count, {WINDOW}, {PITCHES}), not {window.shape}")
-    step = compiled_step(model)
+    step = stepping.stepper(model)
     rng = np.random.default_rng([seed, 1])
     offsets = vanish_offsets(settings)
     song = np.zeros((window.shape[0], length, PITCHES), dtype=np.float32)
+    state, probs = step.start(window)
     for index in range(length):
-        column = decide(step(window), next(offsets), settings, rng).astype(np.float32)
-        song[:, index] = column
-        window = np.concatenate([window[:, 1:], column[:, None]], axis=1)
+        song[:, index] = decide(probs, next(offsets), settings, rng)
+        if index + 1 < length:
+            state, probs = step.advance(state, song[:, index])
         if progress is not None:
             progress(index + 1)
     return song
@@ -281,8 +265,10 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
     nothing partial behind and a gallery never lists a piece whose files are
     missing. A piece without audio says why in its record's ``audio`` field.
     """
+    import os
     import shutil
     import tempfile
+    from concurrent.futures import ThreadPoolExecutor
 
     from pianoroll.gallery import publish
 
@@ -290,7 +276,8 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=out_dir))
     try:
-        records = [_stage(staging, name, frames, record, resolution, bpm) for name, frames, record in pieces]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # fluidsynth is one process a piece
+            records = list(pool.map(lambda piece: _stage(staging, *piece, resolution, bpm), pieces))
         for path in sorted(staging.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):
             publish(path, out_dir / path.name)
     finally:
