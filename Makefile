@@ -1,6 +1,6 @@
 # pianoroll — the front door. Every target sets up what it needs (venv, pages, a model).
 # Variables (defaults shown in ../README.md): MIDI IMAGES RESOLUTION JOBS MODEL EPOCHS ARCH LOSS
-# OUT VANISH VANISH_INC LENGTH PRIMER SEED COUNT MODE BENCH.
+# OUT VANISH VANISH_INC LENGTH PRIMER SEED COUNT MODE THRESHOLD TEMPERATURE MAX_NOTES BPM BENCH.
 
 PYTHON     ?= python3
 VENV       := .venv
@@ -23,6 +23,10 @@ LENGTH     ?= 106
 PRIMER     ?=
 COUNT      ?= 1
 MODE       ?= vanish
+THRESHOLD  ?=
+TEMPERATURE ?=
+MAX_NOTES  ?=
+BPM        ?=
 BENCH      ?=
 
 opt = $(if $(2),$(1) $(2))
@@ -63,7 +67,8 @@ $(MODEL)/model.keras:
 compose: install $(MODEL)/model.keras
 	$(PIANOROLL) compose --model $(MODEL) --out $(OUT) --mode $(MODE) --vanish $(VANISH) \
 		--vanish-inc $(VANISH_INC) --length $(LENGTH) --count $(COUNT) --seed $(SEED) \
-		$(call opt,--primer,$(PRIMER))
+		$(call opt,--primer,$(PRIMER)) $(call opt,--threshold,$(THRESHOLD)) \
+		$(call opt,--temperature,$(TEMPERATURE)) $(call opt,--max-notes,$(MAX_NOTES)) $(call opt,--bpm,$(BPM))
 
 test: install
 	$(PY) -m pytest
