@@ -36,7 +36,14 @@ def load(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise DatasetError(f"{images_dir}: no such folder (make pages with `make images`)")
-    pieces = page_io.load_pieces(images_dir)
+    try:
+        pieces = page_io.load_pieces(images_dir)
+    except OSError as error:  # a page that Pillow cannot open at all
+        raise DatasetError(f"{images_dir}: a page cannot be read ({error})") from None
+    for entry in page_io.read_manifest(images_dir):
+        if entry.ok and len(pieces[entry.piece][0]) != entry.columns:
+            raise DatasetError(f"{images_dir / page_io.MANIFEST}: {entry.piece} should be {entry.columns} columns, "
+                               f"its pages hold {len(pieces[entry.piece][0])}")
     resolutions = sorted({resolution for _, resolution in pieces.values()})
     if len(resolutions) > 1:
         raise DatasetError(f"{images_dir}: pieces at several resolutions {resolutions}; train on one at a time")
@@ -128,8 +135,8 @@ def pieces_stream(pieces: Mapping[str, tuple[np.ndarray, float]], names: Iterabl
     return stream(pieces[name][0] for name in names)
 
 
-def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 0, transpose: int = 0,
-            repeat: bool = False) -> "tf.data.Dataset":
+def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 0,
+            transpose: int = 0) -> "tf.data.Dataset":
     """Batches of (windows, next columns) as float32, gathered from the rolls on the fly.
 
     With ``shuffle`` the order of windows is reshuffled every epoch from
@@ -144,12 +151,12 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
     data = tf.data.Dataset.from_tensor_slices(source.starts)
     if shuffle:
         data = data.shuffle(max(source.windows, 1), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
     if transpose:
-        noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(batch_size)
+        noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         data = tf.data.Dataset.zip(data, noise)
     else:
-        data = data.map(lambda starts: (starts, tf.zeros_like(starts)))
+        data = data.map(lambda start: (start, tf.zeros_like(start)))
+    data = data.batch(batch_size)
 
     def gather(starts, noise):
         block = tf.cast(tf.gather(frames, starts[:, None] + steps), tf.float32)  # (batch, WINDOW + 1, PITCHES)
@@ -158,8 +165,6 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
         return block[:, :WINDOW], block[:, WINDOW]
 
     data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if repeat:
-        data = data.repeat()
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return data.with_options(options).prefetch(tf.data.AUTOTUNE)

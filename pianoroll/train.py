@@ -86,7 +86,7 @@ def check_model_dir(model_dir: Path) -> None:
 
 def is_ours(name: str) -> bool:
     """A file a bundle or a run in flight writes, including the temporary names of files being written."""
-    return name in OURS or any(name.startswith(f".{ours}") for ours in OURS)
+    return any(name.startswith(ours) or name.startswith(f".{ours}") for ours in OURS)
 
 
 def load_data(images_dir: Path, held_out_fraction: float) -> tuple[dict, list[str], list[str]]:
@@ -129,7 +129,7 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int = 
     tf.config.experimental.enable_op_determinism()
     distribution = make_strategy(strategy)
     chief = is_chief(distribution)
-    work = model_dir / WORK if chief else model_dir / WORK / f"worker-{worker_index()}"
+    work = model_dir / (WORK if chief else f"{WORK}-worker-{distribution.cluster_resolver.task_id}")
     settings = {"run": dataclasses.asdict(run) | {"epochs": None}, "model": dataclasses.asdict(config),
                 "images": str(images_dir), "pieces": sorted(pieces)}
     resumed_at = prepare_work(work, settings)
@@ -146,7 +146,7 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int = 
         network = build_network(config)
         callbacks = make_callbacks(work, model_dir, run, chief)
         if strategy == "multiworker":
-            network._distribute_strategy = None  # see fit_multiworker
+            fit_across_workers(network)
         if not finished(work):
             history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch), epochs=epochs, shuffle=False,
                                   callbacks=callbacks, verbose=verbose)
@@ -193,20 +193,31 @@ def make_strategy(name: str) -> "tf.distribute.Strategy":
     return tf.distribute.get_strategy()
 
 
-def worker_index() -> int:
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    return int(task.get("index", 0)) if task.get("type", "worker") in ("worker", "chief") else -1
+def fit_across_workers(network: keras.Model) -> None:
+    """Work around two faults of Keras 3.15's ``fit`` under MultiWorkerMirroredStrategy with several workers.
+
+    Keras reduces the first batch of a distributed dataset as one nested
+    value, which tf.distribute refuses, before it builds a model created in
+    the strategy's scope; our networks are built already, so that step is
+    skipped by leaving the model's own strategy unset (fit runs inside the
+    scope and picks the strategy up from there). Keras then averages each
+    worker's loss along axis 0, which a scalar does not have; the steps
+    return each figure as a one-element vector instead, which averages to
+    the same scalar.
+    """
+    import tensorflow as tf
+
+    def one_element(step):
+        return lambda data: {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+
+    network._distribute_strategy = None
+    network.train_step = one_element(network.train_step)
+    network.test_step = one_element(network.test_step)
 
 
 def is_chief(distribution: "tf.distribute.Strategy") -> bool:
-    """Only one worker of a cluster writes the bundle: the chief, or worker 0 when there is no chief."""
-    if not os.environ.get("TF_CONFIG") or distribution.extended.should_checkpoint is None:
-        return True
-    task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
-    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
-    if "chief" in cluster:
-        return task.get("type") == "chief"
-    return task.get("type", "worker") == "worker" and int(task.get("index", 0)) == 0
+    """Only one worker of a cluster writes the bundle (the chief, or worker 0 when there is none)."""
+    return bool(distribution.extended.should_checkpoint)
 
 
 def prepare_work(work: Path, settings: dict) -> int:

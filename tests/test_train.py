@@ -1,0 +1,149 @@
+"""train: `pianoroll train` end to end on tiny pages: the bundle, reproducibility, resume after kill -9, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pianoroll import bundle, cli, train
+from tests.tiny_pages import write_folder
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["--arch", "seed", "--epochs", "2"]  # the seed network is the quickest to train
+
+
+def command(images: Path, model: Path, *flags: str) -> list[str]:
+    return [sys.executable, "-m", "pianoroll", "train", "--images", str(images), "--model", str(model), *flags]
+
+
+def run_train(images: Path, model: Path, *flags: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(command(images, model, *flags), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def history(model: Path) -> list[dict[str, str]]:
+    with open(model / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    write_folder(folder, count=6)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(images, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    model = tmp_path_factory.mktemp("models") / "first"
+    return model, run_train(images, model, *FAST, "--transpose", "2")
+
+
+def test_a_run_writes_a_complete_bundle(trained, images):
+    model, done = trained
+    assert sorted(p.name for p in model.iterdir()) == ["config.json", "history.csv", "logs", "loss.png", "model.keras"]
+    config = bundle.read_config(model)
+    assert config["arch"] == "seed" and config["loss"] == "mse" and config["seed"] == 0
+    assert config["resolution"] == 0.25 and config["epochs"] == 2 and config["version"]
+    data = config["data"]
+    assert data["pieces"] == 6 and data["frames"] == 6 * 180 and data["images"] == str(images)
+    assert sorted(data["train_pieces"] + data["held_out_pieces"]) == [f"piece{i:02d}" for i in range(6)]
+    assert data["held_out_pieces"] and data["held_out_fraction"] == 0.1
+    figures = config["metrics"]["held_out"]
+    assert set(figures) == {"nll", "brier", "f1"} and all(np.isfinite(list(figures.values())))
+    assert "NLL (nats/frame)" in done.stdout and f"{figures['nll']:7.4f}" in done.stdout
+    assert [row["epoch"] for row in history(model)] == ["0", "1"]
+    assert (model / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.parent.name for p in (model / "logs").rglob("events.out.tfevents.*")} == {"train", "validation"}
+
+
+def test_held_out_figures_can_be_recomputed_from_the_bundle(trained):
+    model, _ = trained
+    probs, targets = train.held_out_predictions(model)
+    assert probs.shape == targets.shape and targets.shape[0] > 0
+    stored = bundle.read_config(model)["metrics"]["held_out"]
+    recomputed = train.held_out_metrics(probs, targets)
+    assert recomputed == pytest.approx(stored, rel=1e-5)
+
+
+def test_same_data_and_seed_give_the_same_history(trained, images, tmp_path):
+    model, _ = trained
+    run_train(images, tmp_path / "again", *FAST, "--transpose", "2")
+    assert history(tmp_path / "again") == history(model)
+
+
+def test_kill_9_mid_epoch_then_the_same_command_continues(images, tmp_path):
+    model = tmp_path / "killed"
+    flags = ["--arch", "seed", "--epochs", "4", "--patience", "10", "--batch-size", "16", "--backup-every", "5"]
+    child = subprocess.Popen(command(images, model, *flags), cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    metadata = model / ".train" / "backup" / "training_metadata.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and child.poll() is None:
+        try:
+            state = json.loads(metadata.read_text())
+        except (OSError, ValueError):
+            state = {}
+        if state.get("epoch", 0) >= 1 and state.get("batch", 0) > 0:  # a backup in the middle of epoch 2
+            break
+        time.sleep(0.02)
+    assert child.poll() is None, "training ended before it could be interrupted"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert not (model / "model.keras").exists()  # nothing half-done was presented as a bundle
+    before = [row for row in csv.DictReader(open(model / ".train" / "history.csv"))]
+    assert len(before) >= 1
+
+    done = run_train(images, model, *flags)
+    assert "continuing an interrupted run from epoch" in done.stdout
+    rows = history(model)
+    assert [row["epoch"] for row in rows] == [str(i) for i in range(4)]
+    assert rows[: len(before)] == before[: len(rows)]  # the epochs before the kill were kept, not retrained
+    assert bundle.read_config(model)["epochs"] == 4 and not (model / ".train").exists()
+
+
+def cli_error(capsys, *argv: str) -> str:
+    assert cli.main(["train", *argv]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_bad_images_say_why_in_one_line_and_keep_the_old_bundle(trained, tmp_path, capsys):
+    model, _ = trained
+    before = {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli_error(capsys, "--images", str(tmp_path / "none"), "--model", str(model)).startswith(
+        f"pianoroll train: {tmp_path / 'none'}: no such folder")
+    assert "no manifest" in cli_error(capsys, "--images", str(empty), "--model", str(model))
+    one = tmp_path / "one"
+    write_folder(one, count=1)
+    assert "training needs at least two" in cli_error(capsys, "--images", str(one), "--model", str(model))
+    (one / "piece00_0000.png").write_bytes(b"not a png")
+    assert "piece00_0000.png" in cli_error(capsys, "--images", str(one), "--model", str(model))
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()} == before
+
+
+def test_a_model_folder_holding_something_else_is_left_alone(images, tmp_path, capsys):
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "chapter1.tex").write_text("precious")
+    assert "holds files that are not a pianoroll model (chapter1.tex)" in cli_error(
+        capsys, "--images", str(images), "--model", str(folder))
+    assert [p.name for p in folder.iterdir()] == ["chapter1.tex"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"name": "someone else\'s"}')
+    assert "not a pianoroll model config" in cli_error(capsys, "--images", str(images), "--model", str(other))
+    assert [p.name for p in other.iterdir()] == ["config.json"]
