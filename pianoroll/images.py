@@ -99,14 +99,16 @@ def read_parts(source: Path, split_instruments: bool) -> dict[str, list[Note]]:
 def convert(task: Task) -> list[Entry]:
     """Convert one source into pages; a source that cannot be read gives one error entry."""
     source, options = Path(task.source), task.options
-    stat = source.stat()
-    base = Entry(task.source, task.piece, resolution=options.resolution, options=options.tag(),
-                 source_size=stat.st_size, source_mtime=stat.st_mtime)  # fmt: skip
+    base = Entry(task.source, task.piece, resolution=options.resolution, options=options.tag())
     try:
+        stat = source.stat()
+        base = dataclasses.replace(base, source_size=stat.st_size, source_mtime=stat.st_mtime)
         parts = read_parts(source, options.split_instruments)
         return [_piece(base, part, notes, Path(task.out_dir)) for part, notes in parts.items()]
     except PianorollError as error:
         return [dataclasses.replace(base, status="error", reason=_reason(error, task.source))]
+    except OSError as error:  # gone or unreadable since the batch was planned
+        return [dataclasses.replace(base, status="error", reason=f"cannot be read ({error.strerror or error})")]
     except Exception as error:  # a parser's unforeseen failure must not stop the batch
         return [dataclasses.replace(base, status="error", reason=f"{type(error).__name__}: {error}")]
 
@@ -227,7 +229,8 @@ def _piece_names(sources: list[str], old: dict[str, list[Entry]]) -> dict[str, s
     Names already used by sources outside this batch stay theirs, and a source
     that had a name keeps it, so re-runs give the same names.
     """
-    taken = {e.piece for s, entries in old.items() if s not in sources for e in entries if e.ok}
+    batch = set(sources)
+    taken = {e.piece for s, entries in old.items() if s not in batch for e in entries if e.ok}
     names = {}
     for source in sorted(sources, key=lambda s: (s not in old, s)):
         stem = Path(source).stem

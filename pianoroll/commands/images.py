@@ -44,6 +44,8 @@ def options(args: argparse.Namespace) -> images.Options:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise PianorollError(f"--jobs {args.jobs}: must be at least 1")
     sources = images.find_sources(args.sources) if args.sources else scores.chorales()
     batch = images.Batch(sources, args.out, options(args))
     summary = convert(batch, args.jobs)
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 def convert(batch: images.Batch, jobs: int | None) -> images.Summary:
     """Run a batch under a progress bar, say what could not be read as it happens, then sum up."""
+    tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked while the bar runs
     with tqdm(total=len(batch.tasks), unit="file", desc="pages", disable=not batch.tasks) as bar:
         for entries in batch.run(jobs):
             for entry in entries:
@@ -65,11 +68,15 @@ def convert(batch: images.Batch, jobs: int | None) -> images.Summary:
 
 def report(summary: images.Summary, batch: images.Batch) -> str:
     lines = [
-        f"{summary.sources} source files: {summary.converted} converted, {summary.up_to_date} already up to date, "
-        f"{len(summary.errors)} skipped",
-        f"{summary.pieces} pieces, {summary.pages} pages, {summary.notes} notes"
+        f"{count(summary.sources, 'source file')}: {summary.converted} converted, "
+        f"{summary.up_to_date} already up to date, {len(summary.errors)} skipped",
+        f"{count(summary.pieces, 'piece')}, {count(summary.pages, 'page')}, {count(summary.notes, 'note')}"
         + (f" ({summary.dropped} outside pitches 21..126 dropped)" if summary.dropped else ""),
+        *(f"  skipped {source}: {reason}" for source, reason in summary.errors),
         f"pages and manifest in {batch.out_dir}/",
     ]
-    skipped = [f"  skipped {source}: {reason}" for source, reason in summary.errors]
-    return "\n".join(lines[:2] + skipped + lines[2:])
+    return "\n".join(lines)
+
+
+def count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
