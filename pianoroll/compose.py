@@ -58,9 +58,9 @@ class Settings:
     temperature: float = 1.0
     max_notes: int | None = None
 
-    def check(self) -> None:
-        """Raise ComposeError for settings that cannot make music."""
-        problems = {
+    def problems(self) -> dict[str, str]:
+        """Each setting that cannot make music, with what it must be instead."""
+        bad = {
             "mode": self.mode not in MODES,
             "vanish": not 0 <= self.vanish < 1,
             "vanish_inc": not 0 < self.vanish_inc < 2,
@@ -68,9 +68,12 @@ class Settings:
             "temperature": not 0 < self.temperature < 1e6,
             "max_notes": self.max_notes is not None and not 1 <= self.max_notes <= PITCHES,
         }
-        for name, bad in problems.items():
-            if bad:
-                raise ComposeError(f"{name}={getattr(self, name)!r}: {LIMITS[name]}")
+        return {name: LIMITS[name] for name, wrong in bad.items() if wrong}
+
+    def check(self) -> None:
+        """Raise ComposeError naming the first setting that cannot make music."""
+        for name, limit in self.problems().items():
+            raise ComposeError(f"{name}={getattr(self, name)!r}: {limit}")
 
 
 LIMITS = {
@@ -138,18 +141,20 @@ def generate(
     settings: Settings = Settings(),
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    step: "stepping.WindowStep | stepping.ColumnStep | None" = None,
 ) -> np.ndarray:
     """Compose ``length`` new columns after each (WINDOW, PITCHES) primer; returns (count, length, PITCHES) frames.
 
     The primers are not part of the result, as in the seed. ``seed`` drives
     the sampling rule; the other rules are deterministic. ``progress`` is
-    called with the number of columns done after every step.
+    called with the number of columns done after every step. ``step`` is
+    the stepper to use; by default the fastest one for the model.
     """
     settings.check()
     window = np.array(primers, dtype=np.float32)
     if window.ndim != 3 or window.shape[1:] != (WINDOW, PITCHES):
         raise ComposeError(f"primers must be shaped (count, {WINDOW}, {PITCHES}), not {window.shape}")
-    step = stepping.stepper(model)
+    step = step or stepping.stepper(model)
     rng = np.random.default_rng([seed, 1])
     offsets = vanish_offsets(settings)
     song = np.zeros((window.shape[0], length, PITCHES), dtype=np.float32)

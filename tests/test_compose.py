@@ -265,8 +265,9 @@ def incompatible(bundle_dir: Path, tmp_path: Path) -> Path:
     (["--length", "99999999"], "--length 99999999"),
     (["--count", "0"], "--count 0"),
     (["--count", "2.5"], "--count 2.5"),
-    (["--vanish", "1.5"], "vanish=1.5"),
-    (["--mode", "loud"], "mode='loud'"),
+    (["--vanish", "1.5"], "--vanish 1.5: must be at least 0 and below 1"),
+    (["--max-notes", "0"], "--max-notes 0: must be between 1 and 106"),
+    (["--mode", "loud"], "--mode loud: must be one of vanish, threshold, sample"),
     (["--name", "../up"], "--name ../up"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing(bundle_dir, tmp_path, flags, says):

@@ -69,7 +69,9 @@ def options(args: argparse.Namespace) -> dict:
         temperature=number(args, "temperature", float),
         max_notes=None if args.max_notes is None else number(args, "max-notes", int),
     )
-    settings.check()
+    for name, limit in settings.problems().items():
+        flag = name.replace("_", "-")
+        raise PianorollError(f"--{flag} {getattr(args, name)}: {limit}")
     return {**dataclasses.asdict(settings),
             "length": number(args, "length", int, 1, MAX_LENGTH),
             "count": number(args, "count", int, 1, MAX_COUNT),
