@@ -19,14 +19,16 @@ INDEX = "index.html"
 ROLL_HEIGHT_PX = 212  # each page row drawn two pixels high, sharp (image-rendering: pixelated)
 OPTIONS = ("mode", "vanish", "vanish_inc", "threshold", "temperature", "max_notes",
            "length", "bpm", "seed", "primer")
+MODE_OPTIONS = {"vanish": {"threshold", "temperature"}, "threshold": {"vanish", "vanish_inc", "temperature"},
+                "sample": {"vanish", "vanish_inc", "threshold"}}  # options a mode does not use, left out
 STATISTICS = ("notes", "columns", "beats", "density", "mean_polyphony", "empty_fraction",
               "lowest_pitch", "highest_pitch", "density_by_quarter", "fade_ratio")
 
 STYLE = f"""
 body {{ font-family: system-ui, sans-serif; margin: 2rem; background: #fafafa; color: #222; }}
 section {{ background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 1rem; margin-bottom: 1.5rem; }}
-.roll {{ overflow-x: auto; background: #000; }}
-.roll img {{ height: {ROLL_HEIGHT_PX}px; image-rendering: pixelated; display: block; }}
+.roll {{ overflow-x: auto; }}
+.roll img {{ height: {ROLL_HEIGHT_PX}px; image-rendering: pixelated; display: block; border: 1px solid #888; }}
 table {{ border-collapse: collapse; margin-top: .5rem; font-size: .9rem; }}
 td, th {{ padding: .1rem .8rem .1rem 0; text-align: left; vertical-align: top; }}
 .tables {{ display: flex; gap: 2rem; flex-wrap: wrap; }}
@@ -35,9 +37,10 @@ td, th {{ padding: .1rem .8rem .1rem 0; text-align: left; vertical-align: top; }
 
 
 def records(out_dir: Path) -> list[dict[str, Any]]:
-    """The JSON record of every composed piece in a folder, by name; other JSON files are ignored."""
+    """The JSON record of every composed piece in a folder, newest first; other JSON files are ignored."""
     found = []
-    for path in sorted(Path(out_dir).glob("*.json")):
+    paths = sorted(Path(out_dir).glob("*.json"), key=lambda p: (-p.stat().st_mtime_ns, p.name))
+    for path in paths:
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -80,6 +83,8 @@ def _piece(record: dict[str, Any]) -> str:
         player = f'<p class="note">No audio: {html.escape(str(record.get("audio") or "not rendered"))}</p>'
     options = {**record.get("options", {}), "seed": record.get("seed"),
                "primer": record.get("primer", {}).get("source")}
+    for unused in MODE_OPTIONS.get(options.get("mode"), ()):
+        options.pop(unused, None)
     bundle = record.get("bundle", {})
     return (f'<section id="{name}">\n<h2>{name}</h2>\n'
             f'<div class="roll"><img src="{_link(files["png"])}" alt="piano roll of {name}"></div>\n'
@@ -97,7 +102,7 @@ def _table(title: str, values: dict[str, Any], keys: tuple[str, ...]) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:.4g}"
     if isinstance(value, list):
         return ", ".join(_show(v) for v in value)
     return "–" if value is None else str(value)
