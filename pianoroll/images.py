@@ -104,7 +104,8 @@ def convert(task: Task) -> list[Entry]:
         stat = source.stat()
         base = dataclasses.replace(base, source_size=stat.st_size, source_mtime=stat.st_mtime)
         parts = read_parts(source, options.split_instruments)
-        return [_piece(base, part, notes, Path(task.out_dir)) for part, notes in parts.items()]
+        names = _part_pieces(task.piece, list(parts))
+        return [_piece(base, name, notes, Path(task.out_dir)) for name, notes in zip(names, parts.values())]
     except PianorollError as error:
         return [dataclasses.replace(base, status="error", reason=_reason(error, task.source))]
     except OSError as error:  # gone or unreadable since the batch was planned
@@ -113,8 +114,16 @@ def convert(task: Task) -> list[Entry]:
         return [dataclasses.replace(base, status="error", reason=f"{type(error).__name__}: {error}")]
 
 
-def _piece(base: Entry, part: str, notes: list[Note], out_dir: Path) -> Entry:
-    piece = f"{base.piece}-{_slug(part)}" if part else base.piece
+def _part_pieces(piece: str, parts: list[str]) -> list[str]:
+    """The piece name of each part: ``piece`` alone, or ``piece-<part>``, unique within the source."""
+    names: list[str] = []
+    for part in parts:
+        name = f"{piece}-{_slug(part)}" if part else piece
+        names.append(name if name not in names else f"{name}-{len(names) + 1}")
+    return names
+
+
+def _piece(base: Entry, piece: str, notes: list[Note], out_dir: Path) -> Entry:
     roll, dropped = rolls.from_notes(notes, base.resolution, keep_onsets="onsets" in base.options)
     if not roll.shape[0]:
         raise PianorollError(f"{base.source}: all {dropped} notes lie outside pitches {rolls.LOWEST_PITCH}..{rolls.HIGHEST_PITCH}")

@@ -91,8 +91,8 @@ def _parts(path: Path, score) -> dict[str, list[Note]]:
     parts = {}
     for index, part in enumerate(score.parts or [score]):
         name = part.partName or f"part-{index + 1}"
-        while name in parts:
-            name += "'"
+        if name in parts:  # two parts of one name (two "Piano" staves): number the second
+            name = f"{name}-{index + 1}"
         notes = _notes(part)
         if notes:
             parts[name] = notes

@@ -139,6 +139,8 @@ def test_split_instruments_gives_a_piece_per_program(tmp_path, make_midi):
     entries = pages.read_manifest(out)
     assert [(e.piece, e.notes, e.options) for e in entries] == [("band-piano-0", 4, "split"), ("band-strings-40", 1, "split")]
     assert images.Batch([tmp_path / "band.mid"], out, images.Options(split_instruments=True)).tasks == []
+    convert([FIXTURES / "duet.musicxml"], out, split_instruments=True)
+    assert sorted(pages.load_pieces(out)) == ["band-piano-0", "band-strings-40", "duet-cello", "duet-flute"]
 
 
 def test_onsets_keep_restruck_notes_on_the_page(tmp_path, make_midi):

@@ -67,3 +67,16 @@ def test_a_chorale_exports_as_midi_with_every_note(tmp_path):
 def test_an_unknown_corpus_is_named():
     with pytest.raises(scores.ScoreError, match="mozart: no such built-in corpus"):
         scores.corpus("mozart")
+
+
+def test_two_parts_of_one_name_stay_two_parts(tmp_path):
+    from music21 import note, stream
+
+    score = stream.Score()
+    for pitch in (60, 67):
+        part = stream.Part()
+        part.partName = "Piano"
+        part.append(note.Note(pitch, quarterLength=2))
+        score.insert(0, part)
+    score.write("musicxml", fp=tmp_path / "pianos.musicxml")
+    assert scores.read_parts(tmp_path / "pianos.musicxml") == {"Piano": [Note(60, 0.0, 2.0)], "Piano-2": [Note(67, 0.0, 2.0)]}

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
-        raise PianorollError(f"{args.file}: no such file")
+        raise PianorollError(f"{args.file}: no such file" + (" (it is a folder: use `pianoroll images`)" if args.file.is_dir() else ""))
     batch = images.Batch([args.file], args.out, options(args))
     summary = convert(batch, jobs=1)
     for entry in batch.entries.get(str(args.file), []):
