@@ -100,6 +100,9 @@ def write(notes: Iterable[Note], path: Path, bpm: float = DEFAULT_BPM, program: 
     notes = list(notes)
     _check(notes, path, bpm, program)
     data = io.BytesIO()
+    # py_midicsv keeps "running status" as a class-wide switch that every read resets; set it
+    # here so that the same notes always give the same bytes (every status byte written).
+    Pattern.useRunningStatus = False
     FileWriter(data).write(_pattern(notes, bpm, program, path.stem))
     write_atomic(path, data.getvalue())
 
@@ -109,7 +112,10 @@ def _order(note: Note) -> tuple[float, int]:
 
 
 def _pitched(path: Path, pattern: Pattern, allow_empty: bool) -> list[tuple[int, int, int, int, int]]:
-    played = _played(pattern)
+    try:
+        played = _played(pattern)
+    except ValueError as error:
+        raise MidiError(f"{path}: corrupt MIDI data ({error})") from None
     pitched = [note for note in played if note[2] != DRUM_CHANNEL]
     if not pitched and not allow_empty:
         raise MidiError(f"{path}: only drum notes (channel 10)" if played else f"{path}: no notes")
@@ -137,7 +143,7 @@ def _parse(path: Path) -> Pattern:
         with contextlib.redirect_stderr(io.StringIO()):  # py_midicsv prints its warnings
             pattern = FileReader().read(io.BytesIO(data), strict=False)
     except Exception as error:  # a malformed file can fail anywhere inside the parser
-        raise MidiError(f"{path}: not a readable MIDI file ({type(error).__name__}: {error})") from None
+        raise MidiError(f"{path}: corrupt MIDI data ({error or type(error).__name__})") from None
     if pattern.resolution & 0x8000 or pattern.resolution == 0:
         raise MidiError(f"{path}: SMPTE time (frames per second) is not supported, only ticks per quarter note")
     return pattern
@@ -194,6 +200,8 @@ def _track_notes(track: Track) -> tuple[list[tuple[int, int, int, int, int]], li
         if kind is not NoteOnEvent and kind is not NoteOffEvent:
             continue
         key = (event.channel, event.data[0])
+        if key[1] > 127 or event.data[1] > 127:  # a status byte where data should be
+            raise ValueError(f"a note event with data above 127 at tick {tick}")
         sounding = held.get(key)
         if kind is NoteOnEvent and event.data[1] > 0:
             if sounding and sounding[0] == tick:  # struck twice at once: one note, released twice

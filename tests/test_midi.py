@@ -130,6 +130,27 @@ def test_a_truncated_file_is_named(make_midi):
         midi.read(path)
 
 
+def test_damaged_bytes_give_notes_or_a_midi_error_never_anything_else(tmp_path):
+    midi.write([Note(60 + i % 12, i / 2, i / 2 + 1) for i in range(40)], tmp_path / "good.mid")
+    good = (tmp_path / "good.mid").read_bytes()
+    rng = np.random.default_rng(3)
+    reasons = set()
+    for trial in range(150):
+        data = bytearray(good)
+        for _ in range(int(rng.integers(1, 12))):
+            data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        path = tmp_path / f"damaged{trial}.mid"
+        path.write_bytes(bytes(data[: int(rng.integers(len(data) // 2, len(data) + 1))]))
+        try:
+            notes = midi.read(path)
+            assert all(0 <= n.start <= n.end and 0 <= n.pitch <= 127 for n in notes)
+        except midi.MidiError as error:
+            assert str(error).startswith(f"{path}: ")
+            reasons.add(str(error).split(": ")[1].split(" (")[0])
+    known = {"truncated", "corrupt MIDI data", "not a MIDI file", "no notes", "only drum notes", "SMPTE time"}
+    assert "truncated" in reasons and all(any(r.startswith(k) for k in known) for r in reasons), reasons
+
+
 def test_a_file_without_notes_is_named_unless_allowed(make_midi):
     path = make_midi("silent.mid", [[tempo(0, 90)]])
     with pytest.raises(midi.MidiError, match=r"silent\.mid: no notes"):
