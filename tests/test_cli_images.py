@@ -83,3 +83,18 @@ def test_image2midi_plays_a_drawing_of_any_width_and_names_a_bad_one(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip() == f"pianoroll image2midi: {tmp_path / 'small.png'}: a page must be 106 pixels high, this one is 50"
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_corpus_keeps_what_it_exported_and_redoes_what_is_missing(tmp_path):
+    from pianoroll import scores
+
+    chorales = scores.chorales()
+    out = tmp_path / "bach"
+    out.mkdir()
+    for score in chorales[1:]:  # as if a first export stopped before its first file
+        (out / f"{score.stem}.mid").write_bytes(b"")
+    result = pianoroll("corpus", "--out", out, "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    assert f"bach: 1 MIDI file written, {len(chorales) - 1} already there, 0 failed" in result.stdout
+    first = out / f"{chorales[0].stem}.mid"
+    assert midi.read(first) and sorted(p.name for p in out.iterdir()) == sorted(f"{s.stem}.mid" for s in chorales)

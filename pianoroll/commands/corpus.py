@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pianoroll import PianorollError, images, scores
+from pianoroll.commands.images import count
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             written += not error
             failed += bool(error)
             bar.update()
-    print(f"{args.name}: {written} MIDI files written, {kept} already there, {failed} failed; in {args.out}/")
+    print(f"{args.name}: {count(written, 'MIDI file')} written, {kept} already there, {failed} failed; in {args.out}/")
     return 0 if written + kept else 1
 
 
