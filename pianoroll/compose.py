@@ -277,6 +277,9 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
 
     from pianoroll.gallery import publish
 
+    for name, _, _ in pieces:
+        if Path(name).name != name or name.startswith("."):
+            raise ComposeError(f"{name}: not a file name for a piece")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=out_dir))

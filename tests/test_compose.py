@@ -280,3 +280,17 @@ def test_bad_input_is_one_line_and_leaves_nothing(bundle_dir, tmp_path, flags, s
         compose_cli("--model", str(bundle_dir), "--out", str(out), "--length", "8", *flags)
     assert says in str(error.value) and "\n" not in str(error.value)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_failure_while_writing_leaves_nothing(tmp_path):
+    frames = np.zeros((8, PITCHES), dtype=np.float32)
+    frames[:, 40] = 1
+    too_high = np.zeros((8, PITCHES + 10), dtype=np.float32)  # pitches above MIDI's 127
+    too_high[:, -1] = 1
+    record = {"kind": "composition", "options": {}, "seed": 0}
+    out = tmp_path / "output"
+    with pytest.raises(PianorollError):
+        compose.write_pieces(out, [("fine", frames, record), ("wrong", too_high, record)], 0.25, 120.0)
+    assert list(out.iterdir()) == []
+    with pytest.raises(compose.ComposeError, match="not a file name"):
+        compose.write_pieces(out, [("sub/piece", frames, record)], 0.25, 120.0)
