@@ -33,7 +33,7 @@ class ModelConfig:
 
 PRESETS = {
     "seed": ModelConfig(arch="seed", loss="mse", batch_size=32, dropout=0.0),
-    "convlstm": ModelConfig(),
+    "convlstm": ModelConfig(learning_rate=3e-3, batch_size=128),  # measured: reports/experiments.md
 }
 
 
