@@ -244,18 +244,19 @@ def test_a_silent_primer(bundle_dir, tmp_path):
     assert json.loads((tmp_path / "hush.json").read_text())["primer"] == {"source": "silence", "padded": 0}
 
 
-def incompatible(bundle_dir: Path, tmp_path: Path) -> Path:
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "model.keras").write_bytes((bundle_dir / "model.keras").read_bytes())
+def bundle_copy(bundle_dir: Path, target: Path, **changes) -> Path:
+    """The bundle with some of its config.json changed."""
+    target.mkdir()
+    (target / "model.keras").write_bytes((bundle_dir / "model.keras").read_bytes())
     config = json.loads((bundle_dir / "config.json").read_text())
-    (old / "config.json").write_text(json.dumps({**config, "format": 0}))
-    return old
+    (target / "config.json").write_text(json.dumps({**config, **changes}))
+    return target
 
 
 @pytest.mark.parametrize("flags, says", [
     (["--model", "{tmp}/nothing"], "make train"),
     (["--model", "{old}"], "retrain"),
+    (["--model", "{moved}"], "the bundle's training pages are needed for a random primer"),
     (["--primer", "{tmp}/noise.mid"], "noise.mid"),
     (["--primer", "{tmp}/missing.mid"], "no such primer"),
     (["--primer", "{tmp}/notes.txt"], "not a primer"),
@@ -273,8 +274,9 @@ def incompatible(bundle_dir: Path, tmp_path: Path) -> Path:
 def test_bad_input_is_one_line_and_leaves_nothing(bundle_dir, tmp_path, flags, says):
     (tmp_path / "noise.mid").write_bytes(np.random.default_rng(0).bytes(200))
     (tmp_path / "notes.txt").write_text("C D E")
-    old = incompatible(bundle_dir, tmp_path)
-    flags = [f.format(tmp=tmp_path, old=old) for f in flags]
+    old = bundle_copy(bundle_dir, tmp_path / "old", format=0)
+    moved = bundle_copy(bundle_dir, tmp_path / "moved", data={"images": str(tmp_path / "gone")})
+    flags = [f.format(tmp=tmp_path, old=old, moved=moved) for f in flags]
     out = tmp_path / "output"
     with pytest.raises(PianorollError) as error:
         compose_cli("--model", str(bundle_dir), "--out", str(out), "--length", "8", *flags)
