@@ -40,8 +40,13 @@ def load(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
         pieces = page_io.load_pieces(images_dir)
     except OSError as error:  # a page that Pillow cannot open at all
         raise DatasetError(f"{images_dir}: a page cannot be read ({error})") from None
-    for entry in page_io.read_manifest(images_dir):
-        if entry.ok and len(pieces[entry.piece][0]) != entry.columns:
+    entries = [entry for entry in page_io.read_manifest(images_dir) if entry.ok]
+    names = [entry.piece for entry in entries]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise DatasetError(f"{images_dir / page_io.MANIFEST}: piece {twice[0]} is listed more than once")
+    for entry in entries:
+        if len(pieces[entry.piece][0]) != entry.columns:
             raise DatasetError(f"{images_dir / page_io.MANIFEST}: {entry.piece} should be {entry.columns} columns, "
                                f"its pages hold {len(pieces[entry.piece][0])}")
     resolutions = sorted({resolution for _, resolution in pieces.values()})

@@ -29,6 +29,8 @@ class ModelConfig:
     dropout: float = 0.2
     learning_rate: float = 1e-3
     batch_size: int = 64
+    epochs: int = 4  # at most: `make train` on the built-in chorales stays within about six minutes on 2 cores
+    patience: int = 2  # epochs without a better held-out loss before training stops
 
 
 PRESETS = {

@@ -23,12 +23,10 @@ import keras
 import numpy as np
 
 import pianoroll
-from pianoroll import PianorollError, bundle, dataset, metrics
+from pianoroll import PianorollError, bundle, dataset, metrics, model
 from pianoroll.bundle import CONFIG_FILE, MODEL_FILE
 from pianoroll.model import ModelConfig
 
-DEFAULT_EPOCHS = 8
-PATIENCE = 2  # epochs without a better held-out loss before stopping
 BACKUP_EVERY = 200  # batches between backups, so a killed epoch loses little
 STRATEGIES = ("none", "mirrored", "multiworker")
 
@@ -47,11 +45,11 @@ class TrainError(PianorollError):
 class Run:
     """How a model is trained, beyond its network: all of it decides the result."""
 
-    epochs: int = DEFAULT_EPOCHS
+    epochs: int
     seed: int = 0
     held_out_fraction: float = 0.1
     transpose: int = 0
-    patience: int = PATIENCE
+    patience: int = 2
     strategy: str = "none"
     backup_every: int = BACKUP_EVERY
 
@@ -101,20 +99,27 @@ def load_data(images_dir: Path, held_out_fraction: float) -> tuple[dict, list[st
     return pieces, train, held_out
 
 
-def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int = DEFAULT_EPOCHS,
-          seed: int = 0, held_out_fraction: float = 0.1, transpose: int = 0, patience: int = PATIENCE,
+def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | None = None,
+          seed: int = 0, held_out_fraction: float = 0.1, transpose: int = 0, patience: int | None = None,
           strategy: str = "none", backup_every: int = BACKUP_EVERY, verbose: int | str = "auto",
           notify: Callable[[str], None] = lambda message: None) -> Result:
     """Train ``config`` on the pages in ``images_dir`` and write the bundle to ``model_dir``.
 
     Running the same call again after an interruption continues the run;
-    a call with other settings starts afresh. ``notify`` receives one-line
-    news for the user (what data, whether resumed); Keras prints its own
-    progress bar when ``verbose``.
+    a call with other settings starts afresh. ``epochs`` and ``patience``
+    default to the configuration's. ``notify`` receives one-line news for
+    the user (what data, whether resumed); Keras prints its own progress
+    bar when ``verbose``.
     """
+    epochs = config.epochs if epochs is None else epochs
+    patience = config.patience if patience is None else patience
     run = Run(epochs, seed, held_out_fraction, transpose, patience, strategy, backup_every)
+    if config.arch not in model.PRESETS:
+        raise TrainError(f"--arch {config.arch}: must be one of {', '.join(model.PRESETS)}")
     if strategy not in STRATEGIES:
         raise TrainError(f"--strategy {strategy}: must be one of {', '.join(STRATEGIES)}")
+    if strategy == "multiworker" and "TF_CONFIG" not in os.environ:
+        raise TrainError("--strategy multiworker: set TF_CONFIG to describe the cluster (see the README)")
     images_dir, model_dir = Path(images_dir), Path(model_dir)
     check_model_dir(model_dir)
     pieces, train_names, held_out_names = load_data(images_dir, held_out_fraction)
@@ -137,47 +142,39 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int = 
     if resumed_at:
         notify(f"{model_dir}: continuing an interrupted run from epoch {resumed_at + 1}")
 
-    replicas = distribution.num_replicas_in_sync
-    batch = config.batch_size * replicas
+    batch = config.batch_size * distribution.num_replicas_in_sync  # --batch-size is per device
     train_data = dataset.dataset(dataset.pieces_stream(pieces, train_names), batch, shuffle=True, seed=seed,
                                  transpose=transpose)
     held_out = dataset.pieces_stream(pieces, held_out_names)
     with distribution.scope():
-        network = build_network(config)
-        callbacks = make_callbacks(work, model_dir, run, chief)
+        network = model.build(config)
         if strategy == "multiworker":
             fit_across_workers(network)
         if not finished(work):
-            history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch), epochs=epochs, shuffle=False,
-                                  callbacks=callbacks, verbose=verbose)
+            history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch), epochs=epochs,
+                                  shuffle=False, callbacks=make_callbacks(work, model_dir, run, chief), verbose=verbose)
             epochs_run = len(history.epoch)
             mark_finished(work)
     if not chief:
         shutil.rmtree(work, ignore_errors=True)
         return Result({}, resumed_at, epochs_run)
+    record = {"arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config), "seed": seed,
+              "resolution": resolution, "data": summary, "transpose": transpose, "strategy": strategy}
+    return Result(write_bundle(work, model_dir, network, held_out, record), resumed_at, epochs_run)
 
+
+def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: dataset.Stream,
+                 record: dict[str, Any]) -> dict[str, Any]:
+    """Measure the best model on the held-out pieces, then swap in history, plot and bundle; returns config.json."""
     best = keras.models.load_model(work / "best.keras", compile=False) if (work / "best.keras").exists() else network
-    probs = predict(best, held_out)
     rows = read_history(work / HISTORY)
-    record = {
-        "arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config), "seed": seed,
-        "resolution": resolution, "data": summary, "transpose": transpose, "strategy": strategy,
-        "metrics": {"held_out": held_out_metrics(probs, held_out.targets)},
-        "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__,
-    }
+    record = {**record, "metrics": {"held_out": held_out_metrics(predict(best, held_out), held_out.targets)},
+              "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__}
     shutil.copyfile(work / HISTORY, model_dir / HISTORY)
-    plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {config.arch}, {config.loss}")
+    plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record['arch']}, {record['loss']}")
     bundle.save(best, record, model_dir)
     shutil.rmtree(work, ignore_errors=True)
-    return Result(record, resumed_at, epochs_run)
-
-
-def build_network(config: ModelConfig) -> keras.Model:
-    from pianoroll import model
-
-    if config.arch not in model.PRESETS:
-        raise TrainError(f"--arch {config.arch}: must be one of {', '.join(model.PRESETS)}")
-    return model.build(config)
+    return record
 
 
 def make_strategy(name: str) -> "tf.distribute.Strategy":
@@ -187,8 +184,6 @@ def make_strategy(name: str) -> "tf.distribute.Strategy":
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise TrainError("--strategy multiworker: set TF_CONFIG to describe the cluster (see the README)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 

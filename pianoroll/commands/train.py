@@ -14,25 +14,25 @@ import os
 
 from pianoroll.model import PRESETS
 
-EPOCHS = 8  # the library's DEFAULT_EPOCHS, repeated here so --help needs no TensorFlow
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", default="images", help="folder of pages + manifest.csv (default: images)")
     parser.add_argument("--model", default="models/default", help="bundle folder to write (default: models/default)")
     parser.add_argument("--arch", choices=sorted(PRESETS), default="convlstm", help="network (default: convlstm)")
     parser.add_argument("--loss", choices=["mse", "bce"], default=None, help="loss (default: the preset's, mse)")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"most epochs to train (default: {EPOCHS})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"most epochs to train (default: the preset's, {PRESETS['convlstm'].epochs} for convlstm)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same data + seed, same history (default: 0)")
     parser.add_argument("--held-out", type=float, default=0.1, help="fraction of pieces held out (default: 0.1)")
     parser.add_argument("--batch-size", type=int, default=None, help="windows per batch and device (default: the preset's)")
     parser.add_argument("--transpose", type=int, default=0, metavar="K",
                         help="augment: transpose each window by up to ±K semitones (default: 0)")
-    parser.add_argument("--patience", type=int, default=2, help="epochs without improvement before stopping (default: 2)")
+    parser.add_argument("--patience", type=int, default=None,
+                        help=f"epochs without improvement before stopping (default: the preset's, {PRESETS['convlstm'].patience})")
     parser.add_argument("--strategy", choices=["none", "mirrored", "multiworker"], default="none",
                         help="tf.distribute strategy; multiworker reads TF_CONFIG (default: none)")
-    parser.add_argument("--backup-every", type=int, default=200, metavar="BATCHES",
-                        help="batches between backups of the training state (default: 200)")
+    parser.add_argument("--backup-every", type=int, default=None, metavar="BATCHES",
+                        help="batches between backups of the training state (default: a few hundred)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
                                  batch_size=args.batch_size or preset.batch_size)
     result = train.train(args.images, args.model, config, epochs=args.epochs, seed=args.seed,
                          held_out_fraction=args.held_out, transpose=args.transpose, patience=args.patience,
-                         strategy=args.strategy, backup_every=args.backup_every, notify=print)
+                         strategy=args.strategy, notify=print,
+                         **({"backup_every": args.backup_every} if args.backup_every else {}))
     if not result.config:
         print(f"worker done after {result.epochs_run} epochs; the chief writes {args.model}")
         return 0
