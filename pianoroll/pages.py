@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import os
-import struct
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Iterable
 
@@ -27,7 +26,6 @@ from pianoroll import roll as rolls
 from pianoroll.roll import ON, ONSET, ON_THRESHOLD, PAGE_COLUMNS, PITCHES, SILENCE
 
 MANIFEST = "manifest.csv"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class PageError(PianorollError):
@@ -57,21 +55,14 @@ def write_image(image: np.ndarray, path: Path) -> None:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """An 8-bit grayscale PNG of a (rows, columns) uint8 array, rows unfiltered in one zlib stream.
+    """An 8-bit grayscale PNG of a (rows, columns) uint8 array.
 
-    Written directly rather than through Pillow, whose encoder tries every row
-    filter on every row: that cost more than all the rest of making a page,
-    and a roll, mostly runs of one value, compresses as well without filters.
+    Fastest zlib level: a roll is mostly runs of one value, so level 1 is
+    about a third cheaper than Pillow's default and the page stays under 1 kB.
     """
-    rows, columns = image.shape
-    raw = np.zeros((rows, columns + 1), dtype=np.uint8)  # each row starts with its filter type, 0 (none)
-    raw[:, 1:] = image
-    header = struct.pack(">LLBBBBB", columns, rows, 8, 0, 0, 0, 0)  # 8 bits, grayscale, no interlace
-    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw.tobytes())) + _chunk(b"IEND", b"")
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">L", len(data)) + kind + data + struct.pack(">L", zlib.crc32(kind + data))
+    data = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image), mode="L").save(data, format="PNG", compress_level=1)
+    return data.getvalue()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
