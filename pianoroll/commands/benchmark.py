@@ -80,14 +80,14 @@ def markdown(results: dict[str, dict], failures: dict[str, str], quick: bool) ->
             lines.append(f"| {row['figure']} | {number(row.get('seed'))} | {number(row.get('ours'))} "
                          f"| {number(row.get('ratio'))} | {row.get('goal', '')} |")
         if result.get("config"):
-            lines += ["", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["config"].items())]
+            lines += ["", "Settings: " + ", ".join(f"{k} = {number(v)}" for k, v in result["config"].items())]
         lines.append("")
     for name, reason in failures.items():
         lines += [f"## {name}: not measured", "", reason, ""]
     return "\n".join(lines)
 
 
-def number(value: float | None) -> str:
+def number(value: object) -> str:
     if value is None:
         return "–"
-    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
