@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -40,19 +41,24 @@ def load(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
         pieces = page_io.load_pieces(images_dir)
     except OSError as error:  # a page that Pillow cannot open at all
         raise DatasetError(f"{images_dir}: a page cannot be read ({error})") from None
-    entries = [entry for entry in page_io.read_manifest(images_dir) if entry.ok]
-    names = [entry.piece for entry in entries]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise DatasetError(f"{images_dir / page_io.MANIFEST}: piece {twice[0]} is listed more than once")
-    for entry in entries:
-        if len(pieces[entry.piece][0]) != entry.columns:
-            raise DatasetError(f"{images_dir / page_io.MANIFEST}: {entry.piece} should be {entry.columns} columns, "
-                               f"its pages hold {len(pieces[entry.piece][0])}")
+    check_lengths(images_dir, pieces)
     resolutions = sorted({resolution for _, resolution in pieces.values()})
     if len(resolutions) > 1:
         raise DatasetError(f"{images_dir}: pieces at several resolutions {resolutions}; train on one at a time")
     return pieces
+
+
+def check_lengths(images_dir: Path, pieces: Mapping[str, tuple[np.ndarray, float]]) -> None:
+    """Each piece once in the manifest, and its pages hold the columns the manifest promises."""
+    manifest = images_dir / page_io.MANIFEST
+    entries = [entry for entry in page_io.read_manifest(images_dir) if entry.ok]
+    repeated = [name for name, count in Counter(entry.piece for entry in entries).items() if count > 1]
+    if repeated:
+        raise DatasetError(f"{manifest}: piece {sorted(repeated)[0]} is listed more than once")
+    for entry in entries:
+        held = len(pieces[entry.piece][0])
+        if held != entry.columns:
+            raise DatasetError(f"{manifest}: {entry.piece} should be {entry.columns} columns, its pages hold {held}")
 
 
 def name_hash(piece: str) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -131,4 +133,12 @@ def test_pieces_at_two_resolutions_are_refused(tmp_path):
     entries[0].resolution = 0.5
     pages.write_manifest(tmp_path, entries)
     with pytest.raises(dataset.DatasetError, match="several resolutions"):
+        dataset.load(tmp_path)
+
+
+def test_a_piece_listed_twice_is_refused(tmp_path):
+    write_folder(tmp_path, count=2)
+    entries = pages.read_manifest(tmp_path)
+    pages.write_manifest(tmp_path, entries + [dataclasses.replace(entries[0], source="again.mid")])
+    with pytest.raises(dataset.DatasetError, match="piece piece00 is listed more than once"):
         dataset.load(tmp_path)
