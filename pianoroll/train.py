@@ -84,7 +84,9 @@ def check_model_dir(model_dir: Path) -> None:
 
 def is_ours(name: str) -> bool:
     """A file a bundle or a run in flight writes, including the temporary names of files being written."""
-    return any(name.startswith(ours) or name.startswith(f".{ours}") for ours in OURS)
+    bare = name.lstrip(".")
+    temporary = name.startswith(".") and any(bare.startswith(ours) for ours in (MODEL_FILE, CONFIG_FILE, HISTORY, LOSS_PLOT))
+    return name in OURS or temporary or name.startswith(f"{WORK}-worker-")
 
 
 def load_data(images_dir: Path, held_out_fraction: float) -> tuple[dict, list[str], list[str]]:
@@ -170,7 +172,8 @@ def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: da
     rows = read_history(work / HISTORY)
     record = {**record, "metrics": {"held_out": held_out_metrics(predict(best, held_out), held_out.targets)},
               "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__}
-    shutil.copyfile(work / HISTORY, model_dir / HISTORY)
+    shutil.copyfile(work / HISTORY, model_dir / f".{HISTORY}.tmp")
+    os.replace(model_dir / f".{HISTORY}.tmp", model_dir / HISTORY)
     plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record['arch']}, {record['loss']}")
     bundle.save(best, record, model_dir)
     shutil.rmtree(work, ignore_errors=True)
