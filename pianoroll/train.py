@@ -293,7 +293,7 @@ def make_callbacks(work: Path, model_dir: Path, run: Run, chief: bool) -> list:
         keras.callbacks.CSVLogger(str(work / HISTORY), append=True),
     ]
     if chief:
-        callbacks.append(EpochSummaries(model_dir / LOGS))
+        callbacks.append(keras.callbacks.TensorBoard(str(model_dir / LOGS), write_graph=False))
     callbacks.append(keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq=run.backup_every,
                                                       double_checkpoint=True, delete_checkpoint=False))
     return callbacks
@@ -324,41 +324,6 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         best, since_best = self.resume
         if best is not None:
             self.best, self.wait = best, since_best
-
-
-class EpochSummaries(keras.callbacks.Callback):
-    """TensorBoard scalars per epoch, in logs/train and logs/validation as Keras's TensorBoard callback lays them out.
-
-    Keras's own callback needs the tensorboard package to write; the event
-    files themselves are TensorFlow's, so this writes them directly and
-    TensorBoard (installed wherever you view them) reads them as usual.
-    """
-
-    def __init__(self, logs: Path):
-        super().__init__()
-        self.logs = Path(logs)
-        self.writers: dict = {}
-
-    def on_train_begin(self, logs=None):
-        import tensorflow as tf
-
-        self.writers = {part: tf.summary.create_file_writer(str(self.logs / part)) for part in ("train", "validation")}
-
-    def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-        from tensorflow.core.framework import summary_pb2
-
-        scalar = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-        for key, value in (logs or {}).items():
-            part, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
-            with self.writers[part].as_default():
-                tf.summary.write(f"epoch_{name}", tf.constant(float(value)), step=epoch, metadata=scalar)
-        for writer in self.writers.values():
-            writer.flush()
-
-    def on_train_end(self, logs=None):
-        for writer in self.writers.values():
-            writer.close()
 
 
 def predict(network: keras.Model, source: dataset.Stream, batch_size: int = 512) -> np.ndarray:
