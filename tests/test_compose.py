@@ -244,6 +244,16 @@ def test_a_silent_primer(bundle_dir, tmp_path):
     assert json.loads((tmp_path / "hush.json").read_text())["primer"] == {"source": "silence", "padded": 0}
 
 
+def test_a_piece_that_stops_moving_gets_a_hint(bundle_dir, tmp_path, capsys):
+    silent = ("--primer", "silence", "--mode", "threshold", "--threshold", "1", "--length", "12")
+    compose_cli("--model", str(bundle_dir), "--out", str(tmp_path), "--name", "still", *silent)
+    record = json.loads((tmp_path / "still.json").read_text())
+    assert record["statistics"]["empty_fraction"] == 1.0
+    assert "--mode sample" in capsys.readouterr().out
+    compose_cli("--model", str(bundle_dir), "--out", str(tmp_path), "--name", "drawn", "--mode", "sample", "--length", "12")
+    assert "hint:" not in capsys.readouterr().out
+
+
 def bundle_copy(bundle_dir: Path, target: Path, **changes) -> Path:
     """The bundle with some of its config.json changed."""
     target.mkdir()

@@ -121,8 +121,19 @@ def run(args: argparse.Namespace) -> int:
         stats = record["statistics"]
         print(f"{out / record['files']['midi']}: {stats['notes']} notes, "
               f"{stats['empty_fraction']:.0%} empty columns, fade ratio {_ratio(stats['fade_ratio'])}")
+    if chosen["mode"] != "sample" and any(_stuck(record["statistics"]) for record in written):
+        print(STUCK_HINT)
     print(f"{index}: {len(gallery.records(out))} pieces to look at and listen to")
     return 0
+
+
+STUCK = 0.9  # a piece whose columns are this often silent, or the same as the one before, has stopped moving
+STUCK_HINT = ("hint: a piece stopped moving (held notes or silence). A deterministic rule keeps a note a trained "
+              "network expects to continue, forever; --mode sample (make compose MODE=sample) draws each note instead")
+
+
+def _stuck(stats: dict) -> bool:
+    return stats["repeated_fraction"] >= STUCK or stats["empty_fraction"] >= STUCK
 
 
 def _ratio(value: float | None) -> str:
