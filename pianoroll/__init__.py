@@ -12,6 +12,7 @@ The package reads top-down in the order data flows, one module per stage:
     bundle      a trained model and everything compose needs to use it
     train       fit with checkpoints, early stopping and held-out figures
     compose     step the model forward, vanish_proof, sampling
+    stepping    the network stepped one column at a time on a batch, fast
     audio       MIDI → WAV with fluidsynth
     gallery     output/index.html
     metrics     NLL, Brier, F1 and the statistics of a piece
