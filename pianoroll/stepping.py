@@ -8,9 +8,10 @@ pipeline around every call and costs far more than the network. Two ways here:
   (count, WINDOW, PITCHES) window. It works for any network.
 - ``ColumnStep`` serves networks shaped like ours: layers that read one column
   at a time, one LSTM over the window, then layers on its last output. The
-  column layers and the LSTM's input projection depend on one column only, so they run once per column, when it enters the
-  window, and are kept while it stays there; each step then runs only the
-  LSTM's recurrence and the layers after it. The ops and their shapes are the
+  column layers and the LSTM's input projection depend on one column only,
+  so they run once per column, when it enters the window, and are kept while
+  it stays there; each step then runs only the LSTM's recurrence and the
+  layers after it. The ops and their shapes are the
   ones Keras runs, so the probabilities are the network's own; ``start``
   checks that against the whole network on the primer and falls back to
   ``WindowStep`` if they ever differ by more than float rounding.
