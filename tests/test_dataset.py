@@ -118,27 +118,27 @@ def test_bad_folders_say_what_is_wrong(tmp_path):
         dataset.load(tmp_path)
 
 
-def test_a_manifest_longer_than_its_pages_is_refused(tmp_path):
-    write_folder(tmp_path, count=2, columns=100)
-    entries = pages.read_manifest(tmp_path)
+def longer_than_its_pages(entries):
     entries[1].columns = 300  # one page cannot hold 300 columns
-    pages.write_manifest(tmp_path, entries)
-    with pytest.raises(dataset.DatasetError, match="manifest.csv: piece01 should be 300 columns, its pages hold 106"):
-        dataset.load(tmp_path)
+    return entries
 
 
-def test_pieces_at_two_resolutions_are_refused(tmp_path):
-    write_folder(tmp_path, count=2)
-    entries = pages.read_manifest(tmp_path)
+def at_two_resolutions(entries):
     entries[0].resolution = 0.5
-    pages.write_manifest(tmp_path, entries)
-    with pytest.raises(dataset.DatasetError, match="several resolutions"):
-        dataset.load(tmp_path)
+    return entries
 
 
-def test_a_piece_listed_twice_is_refused(tmp_path):
-    write_folder(tmp_path, count=2)
-    entries = pages.read_manifest(tmp_path)
-    pages.write_manifest(tmp_path, entries + [dataclasses.replace(entries[0], source="again.mid")])
-    with pytest.raises(dataset.DatasetError, match="piece piece00 is listed more than once"):
+def listed_twice(entries):
+    return entries + [dataclasses.replace(entries[0], source="again.mid")]
+
+
+@pytest.mark.parametrize("damage, says", [
+    (longer_than_its_pages, "manifest.csv: piece01 should be 300 columns, its pages hold 106"),
+    (at_two_resolutions, "several resolutions"),
+    (listed_twice, "piece piece00 is listed more than once"),
+])
+def test_a_manifest_that_does_not_match_its_pages_is_refused(tmp_path, damage, says):
+    write_folder(tmp_path, count=2, columns=100)
+    pages.write_manifest(tmp_path, damage(pages.read_manifest(tmp_path)))
+    with pytest.raises(dataset.DatasetError, match=says):
         dataset.load(tmp_path)
