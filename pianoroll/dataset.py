@@ -37,10 +37,7 @@ def load(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise DatasetError(f"{images_dir}: no such folder (make pages with `make images`)")
-    try:
-        pieces = page_io.load_pieces(images_dir)
-    except OSError as error:  # a page that Pillow cannot open at all
-        raise DatasetError(f"{images_dir}: a page cannot be read ({error})") from None
+    pieces = page_io.load_pieces(images_dir)
     check_lengths(images_dir, pieces)
     resolutions = sorted({resolution for _, resolution in pieces.values()})
     if len(resolutions) > 1:

@@ -112,6 +112,14 @@ def read_image(path: Path) -> np.ndarray:
     return np.where(pixels > ON_THRESHOLD, np.where(pixels == ONSET, ONSET, ON), SILENCE).astype(np.uint8)
 
 
+def read_page(path: Path) -> np.ndarray:
+    """A page of the manifest as a roll: exactly PAGE_COLUMNS columns, or a PageError naming it."""
+    page = read_image(path)
+    if page.shape[0] != PAGE_COLUMNS:
+        raise PageError(f"{path}: a page must be {PAGE_COLUMNS}×{PITCHES}, this one is {page.shape[0]}×{PITCHES}")
+    return page
+
+
 def join(paths: Iterable[Path], columns: int | None = None) -> np.ndarray:
     """Pages, in the given order, as one roll; ``columns`` cuts off the padding of the last page."""
     pages = [read_image(Path(p)) for p in paths]
@@ -190,11 +198,7 @@ def load_pieces(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise PageError(f"{missing[0]}: listed in the manifest but missing")
-        for path in paths:
-            with Image.open(path) as img:
-                if img.size != (PAGE_COLUMNS, PITCHES):
-                    raise PageError(f"{path}: a page must be {PAGE_COLUMNS}×{PITCHES}, this one is {img.size[0]}×{img.size[1]}")
-        pieces[entry.piece] = (join(paths, entry.columns), entry.resolution)
+        pieces[entry.piece] = (np.concatenate([read_page(path) for path in paths])[: entry.columns], entry.resolution)
     if not pieces:
         raise PageError(f"{images_dir / MANIFEST}: no converted pieces (make some with `make images`)")
     return pieces

@@ -100,3 +100,15 @@ def test_load_pieces_names_a_missing_page(tmp_path):
     pages.write_manifest(tmp_path, [pages.Entry("a.mid", "a", pages=1, columns=4)])
     with pytest.raises(pages.PageError, match=r"a_0000\.png: listed in the manifest but missing"):
         pages.load_pieces(tmp_path)
+
+
+@pytest.mark.parametrize("page, says", [
+    (b"not a png at all", r"a_0000\.png: not a readable PNG"),
+    (np.zeros((PITCHES, 50), np.uint8), r"a_0000\.png: a page must be 106×106, this one is 50×106"),
+])
+def test_load_pieces_names_a_page_it_cannot_use(tmp_path, page, says):
+    path = tmp_path / pages.page_name("a", 0)
+    path.write_bytes(page) if isinstance(page, bytes) else pages.write_image(page, path)
+    pages.write_manifest(tmp_path, [pages.Entry("a.mid", "a", pages=1, columns=4)])
+    with pytest.raises(pages.PageError, match=says):
+        pages.load_pieces(tmp_path)
