@@ -12,7 +12,6 @@ not move notes and a roll is independent of the tempo it is played at.
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, NamedTuple
 
 import numpy as np
@@ -49,9 +48,10 @@ def is_on(roll: np.ndarray) -> np.ndarray:
     return roll > ON_THRESHOLD
 
 
-def to_step(beats: float, resolution: float) -> int:
+def to_step(beats: float | np.ndarray, resolution: float) -> int | np.ndarray:
     """The nearest column to a time in beats (halves round up, float noise aside)."""
-    return math.floor(beats / resolution + 0.5 + 1e-9)
+    steps = np.floor(np.asarray(beats) / resolution + 0.5 + 1e-9).astype(np.intp)
+    return int(steps) if steps.ndim == 0 else steps
 
 
 def in_range(pitch: int) -> bool:
@@ -68,22 +68,21 @@ def from_notes(
     (struck again right after itself, or overlapping) begins with an ONSET
     cell, so it survives the trip through a page as a note of its own.
     """
-    spans, dropped = [], 0
-    for note in notes:
-        if not in_range(note.pitch):
-            dropped += 1
-            continue
-        start = to_step(note.start, resolution)
-        end = max(to_step(note.end, resolution), start + 1)
-        spans.append((note.pitch - LOWEST_PITCH, start, end))
-    roll = empty(max((end for _, _, end in spans), default=0))
-    for row, start, end in spans:
-        roll[start:end, row] = ON
+    table = np.array([(n.pitch, n.start, n.end) for n in notes], dtype=np.float64).reshape(-1, 3)
+    inside = (table[:, 0] >= LOWEST_PITCH) & (table[:, 0] <= HIGHEST_PITCH)
+    rows = table[inside, 0].astype(np.intp) - LOWEST_PITCH
+    starts = to_step(table[inside, 1], resolution)
+    ends = np.maximum(to_step(table[inside, 2], resolution), starts + 1)
+    # +1 where a note starts, -1 where it ends: a cell sounds while the running sum is above zero
+    changes = np.zeros((ends.max(initial=0) + 1, PITCHES), dtype=np.int32)
+    np.add.at(changes, (starts, rows), 1)
+    np.add.at(changes, (ends, rows), -1)
+    sounding = np.cumsum(changes[:-1], axis=0) > 0
+    roll = np.where(sounding, ON, SILENCE).astype(np.uint8)
     if keep_onsets:
-        for row, start, _ in spans:
-            if start > 0 and roll[start - 1, row] > ON_THRESHOLD:
-                roll[start, row] = ONSET
-    return roll, dropped
+        restruck = (starts > 0) & sounding[np.maximum(starts - 1, 0), rows]
+        roll[starts[restruck], rows[restruck]] = ONSET
+    return roll, int(np.count_nonzero(~inside))
 
 
 def to_notes(roll: np.ndarray, resolution: float, velocity: int = 90) -> list[Note]:
