@@ -48,8 +48,7 @@ class Scores:
 
     @classmethod
     def of(cls, probs: np.ndarray, targets: np.ndarray) -> "Scores":
-        return cls(metrics.frame_nll(probs, targets), metrics.brier(probs, targets),
-                   metrics.frame_f1(probs, targets))
+        return cls(**metrics.frame_scores(probs, targets))
 
 
 # ---- data --------------------------------------------------------------------------------------

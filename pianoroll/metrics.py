@@ -37,6 +37,11 @@ def frame_f1(probs: np.ndarray, targets: np.ndarray, threshold: float = 0.5) -> 
     return 1.0 if tp + wrong == 0 else float(2 * tp / (2 * tp + wrong))
 
 
+def frame_scores(probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """NLL, Brier and F1 at 0.5 together: the figures config.json, evaluate and the benchmarks share."""
+    return {"nll": frame_nll(probs, targets), "brier": brier(probs, targets), "f1": frame_f1(probs, targets)}
+
+
 def quarters(values: np.ndarray) -> list[float]:
     """The mean of a per-column series in each quarter of the piece."""
     parts = np.array_split(np.asarray(values, dtype=np.float64), 4)

@@ -170,7 +170,7 @@ def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: da
     """Measure the best model on the held-out pieces, then swap in history, plot and bundle; returns config.json."""
     best = keras.models.load_model(work / "best.keras", compile=False) if (work / "best.keras").exists() else network
     rows = read_history(work / HISTORY)
-    record = {**record, "metrics": {"held_out": held_out_metrics(predict(best, held_out), held_out.targets)},
+    record = {**record, "metrics": {"held_out": metrics.frame_scores(predict(best, held_out), held_out.targets)},
               "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__}
     shutil.copyfile(work / HISTORY, model_dir / f".{HISTORY}.tmp")
     os.replace(model_dir / f".{HISTORY}.tmp", model_dir / HISTORY)
@@ -331,12 +331,6 @@ def predict(network: keras.Model, source: dataset.Stream, batch_size: int = 512)
     if source.windows == 0:
         return np.zeros((0, source.frames.shape[1]), np.float32)
     return network.predict(dataset.dataset(source, batch_size), verbose=0)
-
-
-def held_out_metrics(probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-    """Brier, NLL in nats per frame and frame F1 at 0.5: the figures config.json and the reports share."""
-    return {"nll": metrics.frame_nll(probs, targets), "brier": metrics.brier(probs, targets),
-            "f1": metrics.frame_f1(probs, targets)}
 
 
 def held_out_predictions(model_dir: Path, images_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:

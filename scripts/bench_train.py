@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pianoroll import dataset, model, train  # noqa: E402
+from pianoroll import dataset, metrics, model, train  # noqa: E402
 
 MEMORY_STEPS = 100  # batches trained in the memory runs: enough to reach the steady state
 
@@ -98,7 +98,7 @@ def held_out_figures(network, job: dict, pieces, held_out: list[str]) -> dict:
     if job.get("steps"):
         return {}
     held = dataset.pieces_stream(pieces, held_out)
-    return train.held_out_metrics(train.predict(network, held), held.targets)
+    return metrics.frame_scores(train.predict(network, held), held.targets)
 
 
 class Clock(keras.callbacks.Callback):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianoroll import bundle, cli, train
+from pianoroll import bundle, cli, metrics, train
 from tests.tiny_pages import write_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def test_held_out_figures_can_be_recomputed_from_the_bundle(trained):
     probs, targets = train.held_out_predictions(model)
     assert probs.shape == targets.shape and targets.shape[0] > 0
     stored = bundle.read_config(model)["metrics"]["held_out"]
-    recomputed = train.held_out_metrics(probs, targets)
+    recomputed = metrics.frame_scores(probs, targets)
     assert recomputed == pytest.approx(stored, rel=1e-5)
 
 
