@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pianoroll import PianorollError
+from pianoroll.pages import write_atomic
 from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
 
 FORMAT = 1  # bumped whenever a bundle written before can no longer be read the same way
@@ -44,13 +44,7 @@ def grid() -> dict[str, Any]:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """JSON under a temporary name, then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes files private; a bundle is meant to be read by others
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def save(model: Any, config: dict[str, Any], path: Path) -> None:

@@ -275,8 +275,6 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
-    from pianoroll.gallery import publish
-
     for name, _, _ in pieces:
         if Path(name).name != name or name.startswith("."):
             raise ComposeError(f"{name}: not a file name for a piece")
@@ -287,7 +285,7 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # fluidsynth is one process a piece
             records = list(pool.map(lambda piece: _stage(staging, *piece, resolution, bpm), pieces))
         for path in sorted(staging.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):
-            publish(path, out_dir / path.name)
+            pages.publish(path, out_dir / path.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return records

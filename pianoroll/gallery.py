@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from pianoroll.pages import write_atomic
 
 INDEX = "index.html"
 ROLL_HEIGHT_PX = 212  # each page row drawn two pixels high, sharp (image-rendering: pixelated)
@@ -59,19 +59,8 @@ def write_index(out_dir: Path) -> Path:
             f"<title>pianoroll: {len(pieces)} composed pieces</title>\n<style>{STYLE}</style>\n</head>\n"
             f"<body>\n<h1>Composed pieces</h1>\n{body}\n</body>\n</html>\n")
     path = out_dir / INDEX
-    fd, tmp = tempfile.mkstemp(prefix=f".{INDEX}.", suffix=".tmp", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(page)
-    publish(Path(tmp), path)
+    write_atomic(path, page.encode("utf-8"))
     return path
-
-
-def publish(made: Path, path: Path) -> None:
-    """Move a finished file into place, readable as the umask allows (temporary files are private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    made.chmod(0o666 & ~umask)
-    os.replace(made, path)
 
 
 def _piece(record: dict[str, Any]) -> str:

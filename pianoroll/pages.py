@@ -72,10 +72,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        publish(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def publish(made: Path, path: Path) -> None:
+    """Move a finished file into place, readable as the umask allows (temporary files are private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    made.chmod(0o666 & ~umask)
+    os.replace(made, path)
 
 
 def write_pages(roll: np.ndarray, out_dir: Path, piece: str) -> list[Path]:
@@ -155,14 +163,12 @@ FIELDS = [f.name for f in dataclasses.fields(Entry)]
 def write_manifest(out_dir: Path, entries: Iterable[Entry]) -> Path:
     """Write the manifest atomically, sorted by source so re-runs give the same file."""
     path = Path(out_dir) / MANIFEST
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        for entry in sorted(entries, key=lambda e: (e.source, e.piece)):
-            writer.writerow(dataclasses.asdict(entry))
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=FIELDS)
+    writer.writeheader()
+    for entry in sorted(entries, key=lambda e: (e.source, e.piece)):
+        writer.writerow(dataclasses.asdict(entry))
+    write_atomic(path, text.getvalue().encode())
     return path
 
 
