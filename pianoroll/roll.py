@@ -74,10 +74,10 @@ def from_notes(
     starts = to_step(table[inside, 1], resolution)
     ends = np.maximum(to_step(table[inside, 2], resolution), starts + 1)
     # +1 where a note starts, -1 where it ends: a cell sounds while the running sum is above zero
-    changes = np.zeros((ends.max(initial=0) + 1, PITCHES), dtype=np.int32)
-    np.add.at(changes, (starts, rows), 1)
-    np.add.at(changes, (ends, rows), -1)
-    sounding = np.cumsum(changes[:-1], axis=0) > 0
+    length = int(ends.max(initial=0))
+    cells = (length + 1) * PITCHES
+    changes = np.bincount(starts * PITCHES + rows, minlength=cells) - np.bincount(ends * PITCHES + rows, minlength=cells)
+    sounding = np.cumsum(changes.reshape(length + 1, PITCHES)[:-1], axis=0) > 0
     roll = np.where(sounding, ON, SILENCE).astype(np.uint8)
     if keep_onsets:
         restruck = (starts > 0) & sounding[np.maximum(starts - 1, 0), rows]

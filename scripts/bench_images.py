@@ -5,7 +5,9 @@ the same files are converted by the seed's way (scripts/seed_midi2img.py:
 converter.parse → partitionByInstrument → recurse → matrix → 106×106 resize)
 and by ours (py_midicsv → roll → exact pages + manifest), each in one process;
 then ours again with two processes. Every run writes into a fresh folder, so
-nothing is skipped as up to date. Figures are files per second of wall time;
+nothing is skipped as up to date. py_midicsv's parse alone (bytes to event
+objects, nothing else) is timed on the same files too: the seed's time over it
+is the most any converter that parses with py_midicsv could reach here. Figures are files per second of wall time;
 for ours the fastest of ``--repeats`` runs counts (the seed's path is run once:
 it is slow). The one-process ratio is also given by CPU time, which other work
 on a busy machine disturbs less than wall time.
@@ -16,6 +18,8 @@ on a busy machine disturbs less than wall time.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -23,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from py_midicsv import FileReader
 from seed_midi2img import convert_all
 
 from pianoroll import PianorollError, images, scores
@@ -67,6 +72,18 @@ def fastest(files: list[Path], scratch: Path, jobs: int, repeats: int) -> tuple[
     return min(ours(files, scratch / f"ours-{jobs}-{run}", jobs) for run in range(repeats))
 
 
+def parse_only(files: list[Path], repeats: int) -> float:
+    """Seconds for py_midicsv to parse every file, fastest of ``repeats``: the floor under ours."""
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for path in files:
+            with contextlib.redirect_stderr(io.StringIO()):
+                FileReader().read(io.BytesIO(path.read_bytes()), strict=False)
+        runs.append(time.perf_counter() - start)
+    return min(runs)
+
+
 def seed(files: list[Path], out: Path) -> tuple[float, float, int]:
     wall, cpu = time.perf_counter(), time.process_time()
     converted = convert_all(files, out)
@@ -83,6 +100,7 @@ def main() -> int:
         export_s = time.perf_counter() - start
         one_s, one_cpu, one_pieces = fastest(files, scratch, 1, args.repeats)
         many_s, _, many_pieces = fastest(files, scratch, args.jobs, args.repeats)
+        parse_s = parse_only(files, args.repeats)
         seed_s, seed_cpu, seed_converted = seed(files, scratch / "seed")
     rows = [
         {"figure": "files/s, one process", "seed": len(files) / seed_s, "ours": len(files) / one_s, "goal": f"≥ {GOAL_SPEED:g}×"},
@@ -94,7 +112,8 @@ def main() -> int:
     config = {"files": len(files), "source": "music21's bundled Bach chorales, exported as MIDI", "repeats": args.repeats,
               "jobs": args.jobs, "cores": os.cpu_count(), "load_average": os.getloadavg()[0], "export_s": export_s,
               "seed_s": seed_s, "ours_s": one_s, "seed_cpu_s": seed_cpu, "ours_cpu_s": one_cpu,
-              "cpu_ratio": seed_cpu / one_cpu,
+              "cpu_ratio": seed_cpu / one_cpu, "parse_s": parse_s, "parse_share": parse_s / one_s,
+              "ceiling_ratio": seed_s / parse_s,
               "ours_jobs_s": many_s, "seed_converted": seed_converted, "ours_pieces": one_pieces,
               "ours_jobs_pieces": many_pieces}  # fmt: skip
     report(rows, config)
@@ -112,6 +131,8 @@ def report(rows: list[dict], config: dict) -> None:
         print(f"{row['figure']:34} {row['seed']:10.1f} {row['ours']:10.1f} {row['ratio']:7.1f}×  {row['goal']}")
     print(f"one process, by CPU time rather than wall time (steadier on a busy machine): "
           f"{config['cpu_ratio']:.1f}× (load average {config['load_average']:.1f})")
+    print(f"py_midicsv's parse alone: {config['files'] / config['parse_s']:.1f} files/s, {config['parse_share']:.0%} of our "
+          f"time; the most a converter parsing with it can reach here is {config['ceiling_ratio']:.1f}×")
     print(f"converted: seed {config['seed_converted']} files, ours {config['ours_pieces']} pieces "
           f"(--jobs {config['jobs']}: {config['ours_jobs_pieces']})")  # fmt: skip
 

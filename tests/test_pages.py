@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import itertools
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -26,6 +30,32 @@ def test_a_page_is_an_8_bit_grayscale_png_106_square_with_pitch_126_on_top(tmp_p
     assert list(pixels[PITCHES - 1 - (60 - 21), 1:4]) == [ON, ONSET, ON]
     assert set(np.unique(pixels)) == {SILENCE, ONSET, ON}
     assert [p.name for p in tmp_path.iterdir()] == ["piece_0000.png"]  # nothing temporary left behind
+
+
+@pytest.mark.parametrize("shape", [(PITCHES, PAGE_COLUMNS), (PITCHES, 1), (3, 700)])
+def test_our_png_encoder_gives_exactly_the_pixels_to_pillow(shape):
+    image = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    with Image.open(io.BytesIO(pages.encode_png(image))) as img:
+        img.load()  # checks every chunk's CRC and the zlib stream
+        assert (img.format, img.mode, img.size) == ("PNG", "L", shape[::-1])
+        np.testing.assert_array_equal(np.asarray(img), image)
+
+
+def test_atomic_writes_make_the_folder_honour_the_umask_and_pass_stale_temporaries(tmp_path, monkeypatch):
+    monkeypatch.setattr(pages, "_temporaries", itertools.count())  # so the stale names below are the next ones
+    target = tmp_path / "new" / "folder" / "file.bin"
+    for serial in range(3):  # what a killed process with our id could have left
+        (tmp_path / "new" / "folder").mkdir(parents=True, exist_ok=True)
+        (target.parent / f".file.bin.{os.getpid()}-{serial}.tmp").write_bytes(b"stale")
+    old = os.umask(0o027)
+    try:
+        pages.write_atomic(target, b"fresh")
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"fresh"
+    assert sorted(p.name for p in target.parent.iterdir())[-1] == "file.bin"  # and the three stale ones, untouched
+    assert len(list(target.parent.iterdir())) == 4
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
 
 
 def test_a_long_piece_is_cut_into_exact_pages_that_join_back(tmp_path):
