@@ -17,13 +17,16 @@ import dataclasses
 import hashlib
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
 from pianoroll import PianorollError
 from pianoroll import pages as page_io
 from pianoroll.roll import PITCHES, WINDOW, as_frames
+
+if TYPE_CHECKING:  # TensorFlow is imported only where a tf.data pipeline is built
+    import tensorflow as tf
 
 HASH_SPACE = 2**32
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from pianoroll import PianorollError, metrics
+from pianoroll import PianorollError, metrics, pages
 from pianoroll import roll as rolls
 
 IID_PRIOR = 0.5  # pseudo-count per outcome: the i.i.d. rate is (on + 0.5) / (frames + 1), never 0 or 1
@@ -301,11 +301,7 @@ def plot_density(report: dict[str, Any], path: Path) -> None:
     ax.set_title(f"Density over time: {report['model']}")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    pages.write_figure(fig, path)
 
 
 # ---- the chorale benchmark ---------------------------------------------------------------------

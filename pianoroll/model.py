@@ -9,8 +9,12 @@ reshaping first, which adds no parameters.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from pianoroll.roll import PITCHES, WINDOW
+
+if TYPE_CHECKING:  # Keras is imported where a network is built, so that importing this module stays cheap
+    import keras
 
 NOTES_PER_COLUMN = 4  # a chorale column holds about four sounding pitches: where the outputs start
 

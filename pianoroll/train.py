@@ -17,15 +17,18 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import keras
 import numpy as np
 
 import pianoroll
-from pianoroll import PianorollError, bundle, dataset, metrics, model
+from pianoroll import PianorollError, bundle, dataset, metrics, model, pages
 from pianoroll.bundle import CONFIG_FILE, MODEL_FILE
 from pianoroll.model import ModelConfig
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 BACKUP_EVERY = 200  # batches between backups, so a killed epoch loses little
 STRATEGIES = ("none", "mirrored", "multiworker")
@@ -172,8 +175,7 @@ def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: da
     rows = read_history(work / HISTORY)
     record = {**record, "metrics": {"held_out": metrics.frame_scores(predict(best, held_out), held_out.targets)},
               "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__}
-    shutil.copyfile(work / HISTORY, model_dir / f".{HISTORY}.tmp")
-    os.replace(model_dir / f".{HISTORY}.tmp", model_dir / HISTORY)
+    pages.write_atomic(model_dir / HISTORY, (work / HISTORY).read_bytes())
     plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record['arch']}, {record['loss']}")
     bundle.save(best, record, model_dir)
     shutil.rmtree(work, ignore_errors=True)
@@ -333,24 +335,6 @@ def predict(network: keras.Model, source: dataset.Stream, batch_size: int = 512)
     return network.predict(dataset.dataset(source, batch_size), verbose=0)
 
 
-def held_out_predictions(model_dir: Path, images_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A bundle's probabilities and the true next columns on the pieces it held out.
-
-    The pieces are the ones config.json names, read from ``images_dir`` or
-    the folder the bundle was trained on; a named piece that is missing
-    there is an error, since the figures would silently change meaning.
-    """
-    loaded = bundle.load(model_dir)
-    data = loaded.config["data"]
-    folder = Path(images_dir or data["images"])
-    pieces = dataset.load(folder)
-    missing = [name for name in data["held_out_pieces"] if name not in pieces]
-    if missing:
-        raise TrainError(f"{folder}: held-out piece {missing[0]} of {model_dir} is not there")
-    source = dataset.pieces_stream(pieces, data["held_out_pieces"])
-    return predict(loaded.model, source), source.targets
-
-
 def plot_history(rows: list[dict[str, float]], path: Path, title: str) -> None:
     """loss.png: training and held-out loss per epoch (matplotlib, no display needed)."""
     import matplotlib
@@ -365,10 +349,7 @@ def plot_history(rows: list[dict[str, float]], path: Path, title: str) -> None:
     ax.set(xlabel="epoch", ylabel="loss", title=title)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    pages.write_figure(fig, path)
 
 
 def summary_table(figures: Mapping[str, float]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianoroll import bundle, cli, metrics, train
+from pianoroll import bundle, cli, evaluate
 from tests.tiny_pages import write_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,11 +70,11 @@ def test_a_run_writes_a_complete_bundle(trained, images):
 
 def test_held_out_figures_can_be_recomputed_from_the_bundle(trained):
     model, _ = trained
-    probs, targets = train.held_out_predictions(model)
-    assert probs.shape == targets.shape and targets.shape[0] > 0
-    stored = bundle.read_config(model)["metrics"]["held_out"]
-    recomputed = metrics.frame_scores(probs, targets)
-    assert recomputed == pytest.approx(stored, rel=1e-5)
+    loaded = bundle.load(model)
+    _, held_out, names = evaluate.bundle_pieces(loaded.config)
+    assert names == loaded.config["data"]["held_out_pieces"] and sum(map(len, held_out)) > 0
+    recomputed = dataclasses.asdict(evaluate.model_scores(loaded.model, held_out))
+    assert recomputed == pytest.approx(loaded.config["metrics"]["held_out"], rel=1e-5)
 
 
 def test_same_data_and_seed_give_the_same_history(trained, images, tmp_path):

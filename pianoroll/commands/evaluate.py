@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_report(path: Path, text: str) -> None:
-    """A text report under a temporary name, then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    """A text report, written atomically (a temporary name, then renamed into place)."""
+    from pianoroll.pages import write_atomic
+
+    write_atomic(path, text.encode())
