@@ -18,7 +18,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 BENCHMARKS = ("images", "train", "compose")
 QUICK = {  # small sizes for a first look; the full run uses each script's own defaults
-    "images": ["--files", "20", "--repeats", "1"],
+    "images": ["--files", "20", "--rounds", "2", "--repeats", "1"],
     "train": ["--epochs", "2"],
     "compose": ["--length", "32", "--repeats", "1"],
 }
