@@ -18,7 +18,7 @@ How it is kept fair, each point measured on our test machine:
 - The three take turns on ``--rounds`` slices of the files, so the host's
   drifts in speed (up to a factor of two within minutes) fall on all three
   alike. Timing the seed once and ours as the fastest of three runs, as we
-  first did, flattered ours: 19–29× where taking turns gives about 17×.
+  first did, flattered ours: 19–29× where taking turns gave 17–22×.
 - Pages go under ``--scratch`` (default ``build/``, in the project, as
   ``make images`` writes ``images/``), not the system's temporary folder,
   where creating a file took 0.4 to 1.1 ms against 20 to 30 µs in the project.

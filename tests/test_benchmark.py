@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
+
+import pytest
 
 from pianoroll import cli
 from pianoroll.commands import benchmark
@@ -31,3 +35,19 @@ def test_benchmark_collects_the_scripts_and_names_the_missing_one(tmp_path, monk
     assert "| files/s | 4 | 40 | 10 | >= 30x |" in text
     assert "## compose: not measured" in text
     assert "bench_compose.py: missing" in capsys.readouterr().err
+
+
+def test_the_images_benchmark_runs_both_converters_on_the_same_files(tmp_path):
+    """The real script on three chorales: every run converts every file, and the figures add up."""
+    out = tmp_path / "images.json"
+    done = subprocess.run([sys.executable, str(benchmark.SCRIPTS / "bench_images.py"), "--files", "3", "--rounds", "1",
+                           "--repeats", "1", "--scratch", str(tmp_path), "--json", str(out)],
+                          cwd=benchmark.SCRIPTS.parent, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    config, (one, jobs) = result["config"], result["rows"]
+    assert config["seed_converted"] == config["ours_pieces"] == config["ours_jobs_pieces"] == 3
+    assert one["seed"] == pytest.approx(3 / config["seed_s"]) and one["ratio"] == pytest.approx(one["ours"] / one["seed"])
+    assert config["ceiling_ratio"] == pytest.approx(config["seed_s"] / config["parse_s"])
+    assert jobs["ratio"] > 0 and "py_midicsv's parse alone" in done.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["images.json"]  # the scratch folder is cleaned up
