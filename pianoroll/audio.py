@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from pianoroll import PianorollError
+from pianoroll.pages import create_temporary
 
 SAMPLE_RATE = 44100
 SOUNDFONTS = (  # the seed's font first; Debian's default-GM link points at it when installed
@@ -48,7 +48,7 @@ def render(midi_path: Path, wav_path: Path) -> None:
     """Play a MIDI file into a 16-bit stereo WAV at SAMPLE_RATE; the WAV appears only once complete."""
     program, font = synthesizer()
     wav_path = Path(wav_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{wav_path.stem}.", suffix=".wav", dir=wav_path.parent)
+    fd, tmp = create_temporary(wav_path, suffix=".wav")  # fluidsynth picks the format from the suffix
     os.close(fd)
     try:
         done = subprocess.run(
@@ -62,4 +62,4 @@ def render(midi_path: Path, wav_path: Path) -> None:
     except subprocess.TimeoutExpired:
         raise AudioError(f"{midi_path}: fluidsynth took longer than {RENDER_TIMEOUT_S} s") from None
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)

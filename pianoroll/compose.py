@@ -39,7 +39,6 @@ from pianoroll.roll import PITCHES, WINDOW
 MODES = ("vanish", "threshold", "sample")
 SILENCE_PRIMER = "silence"
 PNG_SUFFIXES = (".png",)
-MIDI_SUFFIXES = (".mid", ".midi")
 LOGIT_CLIP = 1e-7  # keeps logit(p) finite for p of exactly 0 or 1
 
 
@@ -197,15 +196,12 @@ def file_primer(path: Path, resolution: float) -> Primer:
 
 
 def _read_notes(path: Path) -> list[rolls.Note]:
-    from pianoroll import midi, scores
+    from pianoroll import images
 
-    suffix = path.suffix.lower()
-    if suffix in MIDI_SUFFIXES:
-        return midi.read(path)
-    if suffix in scores.SUFFIXES:
-        return scores.read(path)
-    known = ", ".join((*PNG_SUFFIXES, *MIDI_SUFFIXES, *scores.SUFFIXES))
-    raise ComposeError(f"{path}: not a primer compose can read (use {known} or `{SILENCE_PRIMER}`)")
+    if path.suffix.lower() not in images.SUFFIXES:
+        known = ", ".join((*PNG_SUFFIXES, *images.SUFFIXES))
+        raise ComposeError(f"{path}: not a primer compose can read (use {known} or `{SILENCE_PRIMER}`)")
+    return images.read_parts(path, split_instruments=False)[""]
 
 
 def training_primers(config: dict[str, Any], count: int, rng: np.random.Generator) -> list[Primer]:
@@ -285,7 +281,7 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # fluidsynth is one process a piece
             records = list(pool.map(lambda piece: _stage(staging, *piece, resolution, bpm), pieces))
         for path in sorted(staging.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):
-            pages.publish(path, out_dir / path.name)
+            os.replace(path, out_dir / path.name)  # every file was made readable as the umask allows
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return records

@@ -40,9 +40,9 @@ from typing import Iterable
 
 from py_midicsv import FileReader, FileWriter
 from py_midicsv.midi.containers import Pattern, Track
-from py_midicsv.midi.events import EventRegistry
 from py_midicsv.midi.events import (
     EndOfTrackEvent,
+    EventRegistry,
     NoteOffEvent,
     NoteOnEvent,
     ProgramChangeEvent,
@@ -90,15 +90,15 @@ def read(path: Path, allow_empty: bool = False) -> list[Note]:
     become a piece.
     """
     path = Path(path)
-    data = _read_bytes(path)
+    data, spans = _read_bytes(path)
     try:
-        ticks, tracks = decode(data)
+        ticks, tracks = decode(data, spans)
     except UnusualMidi:
         pattern = _parse(data, path)
         ticks, tracks = pattern.resolution, _pattern_tracks(pattern, path)
     played = _pitched(path, tracks, allow_empty)
     played.sort(key=_START_PITCH)  # sorting plain tuples first is half the cost of sorting Notes
-    return [Note(pitch, start / ticks, stop / ticks, velocity) for start, stop, _, pitch, velocity in played]
+    return [_in_beats(note, ticks) for note in played]
 
 
 def read_parts(path: Path) -> dict[str, list[Note]]:
@@ -109,14 +109,14 @@ def read_parts(path: Path) -> dict[str, list[Note]]:
     the order of their first note.
     """
     path = Path(path)
-    pattern = _parse(_read_bytes(path), path)
+    pattern = _parse(_read_bytes(path)[0], path)
     ticks, programs = pattern.resolution, _program_changes(pattern)
     tracks = _pattern_tracks(pattern, path)
     parts: dict[str, list[Note]] = {}
     for start, stop, channel, pitch, velocity in sorted(_pitched(path, tracks, False), key=_START_PITCH):
         program = _program_at(programs.get(channel), start)
         name = f"{FAMILIES[program // 8]}-{program}"
-        parts.setdefault(name, []).append(Note(pitch, start / ticks, stop / ticks, velocity))
+        parts.setdefault(name, []).append(_in_beats((start, stop, channel, pitch, velocity), ticks))
     return parts
 
 
@@ -135,6 +135,11 @@ def write(notes: Iterable[Note], path: Path, bpm: float = DEFAULT_BPM, program: 
     Pattern.useRunningStatus = False
     FileWriter(data).write(_pattern(notes, bpm, program, path.stem))
     write_atomic(path, data.getvalue())
+
+
+def _in_beats(played: Played, ticks: int) -> Note:
+    start, stop, _, pitch, velocity = played
+    return Note(pitch, start / ticks, stop / ticks, velocity)
 
 
 def _pitched(path: Path, tracks: list[TrackNotes], allow_empty: bool) -> list[Played]:
@@ -156,13 +161,13 @@ def _played(tracks: list[TrackNotes]) -> list[Played]:
     return played + [(start, end, channel, pitch, velocity) for start, channel, pitch, velocity in held]
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path) -> tuple[bytes, list[tuple[int, int]]]:
+    """The file's bytes and its tracks' places; an empty, foreign or truncated file is named before any parser sees it."""
     try:
         data = path.read_bytes()
     except OSError as error:
         raise MidiError(f"{path}: cannot be read ({error.strerror or error})") from None
-    _check_chunks(data, path)
-    return data
+    return data, track_spans(data, path)
 
 
 def _parse(data: bytes, path: Path) -> Pattern:
@@ -194,8 +199,11 @@ def _pattern_tracks(pattern: Pattern, path: Path) -> list[TrackNotes]:
     return tracks
 
 
-def _check_chunks(data: bytes, path: Path) -> None:
-    """Walk the chunk headers, so that an empty, foreign or truncated file is named as such."""
+def track_spans(data: bytes, path: Path) -> list[tuple[int, int]]:
+    """Where each track's events lie, (start, end) in ``data``, from the chunk headers.
+
+    Raises MidiError naming an empty, foreign or truncated file as such.
+    """
     if not data:
         raise MidiError(f"{path}: empty file")
     if data[:4] != HEADER:
@@ -203,7 +211,7 @@ def _check_chunks(data: bytes, path: Path) -> None:
     if len(data) < 14:
         raise MidiError(f"{path}: truncated (the header is cut off)")
     length, _, tracks = struct.unpack(">LHH", data[4:12])
-    offset = 8 + length
+    spans, offset = [], 8 + length
     for index in range(tracks):
         if offset + 8 > len(data) or data[offset : offset + 4] != TRACK:
             found = "ends" if offset + 8 > len(data) else "has something else"
@@ -211,7 +219,9 @@ def _check_chunks(data: bytes, path: Path) -> None:
         size = struct.unpack(">L", data[offset + 4 : offset + 8])[0]
         if offset + 8 + size > len(data):
             raise MidiError(f"{path}: truncated (track {index + 1} of {tracks} is cut off)")
+        spans.append((offset + 8, offset + 8 + size))
         offset += 8 + size
+    return spans
 
 
 def _program_changes(pattern: Pattern) -> dict[int, tuple[list[int], list[int]]]:
@@ -233,21 +243,16 @@ def _program_at(changes: tuple[list[int], list[int]] | None, tick: int) -> int:
     return changes[1][max(index, 0)]
 
 
-def decode(data: bytes) -> tuple[int, list[TrackNotes]]:
+def decode(data: bytes, spans: list[tuple[int, int]]) -> tuple[int, list[TrackNotes]]:
     """Ticks per quarter note, and each track's note events and last tick, straight from the bytes.
 
-    Raises UnusualMidi for anything it leaves to py_midicsv (see the module's
-    docstring). ``data`` has passed ``_check_chunks``.
+    ``spans`` are the tracks' places, from ``track_spans``. Raises UnusualMidi
+    for anything it leaves to py_midicsv (see the module's docstring).
     """
-    length, _, count, ticks = struct.unpack(">LHHH", data[4:14])
+    length, _, _, ticks = struct.unpack(">LHHH", data[4:14])
     if length < 6 or ticks & 0x8000 or ticks == 0:
         raise UnusualMidi("header")
-    tracks, offset = [], 8 + length
-    for _ in range(count):
-        size = struct.unpack(">L", data[offset + 4 : offset + 8])[0]
-        tracks.append(_decode_track(data, offset + 8, offset + 8 + size))
-        offset += 8 + size
-    return ticks, tracks
+    return ticks, [_decode_track(data, start, end) for start, end in spans]
 
 
 def _decode_track(data: bytes, position: int, end: int) -> TrackNotes:

@@ -79,22 +79,8 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file under a temporary name in its folder, then rename it: readers never see half of it.
-
-    The temporary file is created with mode 0666 less the umask, as ``open``
-    would, so the finished file needs no chmod; its name holds our process id
-    and a counter, so parallel writers never share one.
-    """
-    path = Path(path)
-    while True:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_temporaries)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:  # left by a killed process that had our id: take the next name
-            continue
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a file under a temporary name in its folder, then rename it: readers never see half of it."""
+    fd, tmp = create_temporary(Path(path))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -102,6 +88,23 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def create_temporary(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """Create and open a hidden temporary file beside ``path``, for a writer that renames it into place.
+
+    It is created with mode 0666 less the umask, as ``open`` would, so the
+    finished file needs no chmod; its name holds our process id and a counter,
+    so parallel writers never share one. The folder is made if it is missing.
+    """
+    while True:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_temporaries)}{suffix}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:  # left by a killed process that had our id: take the next name
+            continue
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def write_figure(figure: Any, path: Path, dpi: int = 100) -> None:
@@ -112,14 +115,6 @@ def write_figure(figure: Any, path: Path, dpi: int = 100) -> None:
     figure.savefig(data, format="png", dpi=dpi)
     plt.close(figure)
     write_atomic(Path(path), data.getvalue())
-
-
-def publish(made: Path, path: Path) -> None:
-    """Move a finished file into place, readable as the umask allows (temporary files are private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    made.chmod(0o666 & ~umask)
-    os.replace(made, path)
 
 
 def write_pages(roll: np.ndarray, out_dir: Path, piece: str) -> list[Path]:
