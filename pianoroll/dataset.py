@@ -23,7 +23,7 @@ import numpy as np
 
 from pianoroll import PianorollError
 from pianoroll import pages as page_io
-from pianoroll.roll import PITCHES, WINDOW, as_frames
+from pianoroll.roll import PITCHES, WINDOW, as_frames, is_on
 
 if TYPE_CHECKING:  # TensorFlow is imported only where a tf.data pipeline is built
     import tensorflow as tf
@@ -133,7 +133,7 @@ def stream(rolls: Iterable[np.ndarray]) -> Stream:
     """Lay pieces end to end, each after its lead-in; windows never cross from one piece to the next."""
     blocks, starts, offset = [], [], 0
     for roll in rolls:
-        block = lead_in(as_frames(roll).astype(np.uint8))
+        block = lead_in(is_on(roll).astype(np.uint8))
         blocks.append(block)
         starts.append(offset + np.arange(len(block) - WINDOW))
         offset += len(block)
@@ -162,16 +162,13 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
     data = tf.data.Dataset.from_tensor_slices(source.starts)
     if shuffle:
         data = data.shuffle(max(source.windows, 1), seed=seed, reshuffle_each_iteration=True)
-    if transpose:
-        noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        data = tf.data.Dataset.zip(data, noise)
-    else:
-        data = data.map(lambda start: (start, tf.zeros_like(start)))
+    if transpose:  # one random number per window, to draw its shift from
+        data = tf.data.Dataset.zip(data, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True))
     data = data.batch(batch_size)
 
-    def gather(starts, noise):
+    def gather(starts, noise=None):
         block = tf.cast(tf.gather(frames, starts[:, None] + steps), tf.float32)  # (batch, WINDOW + 1, PITCHES)
-        if transpose:
+        if noise is not None:
             block = shift_pitches(block, noise, transpose)
         return block[:, :WINDOW], block[:, WINDOW]
 

@@ -148,9 +148,7 @@ def model_scores(model: Any, held_out: list[np.ndarray]) -> Scores:
 
 def primers(held_out: list[np.ndarray], count: int) -> np.ndarray:
     """The first WINDOW columns of held-out pieces, in turn, as (count, WINDOW, PITCHES)."""
-    from pianoroll import dataset
-
-    starts = [dataset.lead_in(f)[rolls.WINDOW:2 * rolls.WINDOW] for f in held_out]
+    starts = [f[: rolls.WINDOW] for f in held_out]
     starts = [np.pad(s, ((0, rolls.WINDOW - len(s)), (0, 0))) for s in starts]
     return np.stack([starts[i % len(starts)] for i in range(count)]).astype(np.float32)
 

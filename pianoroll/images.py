@@ -105,7 +105,7 @@ def convert(task: Task) -> list[Entry]:
         base = dataclasses.replace(base, source_size=stat.st_size, source_mtime=stat.st_mtime)
         parts = read_parts(source, options.split_instruments)
         names = _part_pieces(task.piece, list(parts))
-        return [_piece(base, name, notes, Path(task.out_dir)) for name, notes in zip(names, parts.values())]
+        return [_piece(base, name, notes, Path(task.out_dir), options) for name, notes in zip(names, parts.values())]
     except PianorollError as error:
         return [dataclasses.replace(base, status="error", reason=_reason(error, task.source))]
     except OSError as error:  # gone or unreadable since the batch was planned
@@ -123,8 +123,8 @@ def _part_pieces(piece: str, parts: list[str]) -> list[str]:
     return names
 
 
-def _piece(base: Entry, piece: str, notes: list[Note], out_dir: Path) -> Entry:
-    roll, dropped = rolls.from_notes(notes, base.resolution, keep_onsets="onsets" in base.options)
+def _piece(base: Entry, piece: str, notes: list[Note], out_dir: Path, options: Options) -> Entry:
+    roll, dropped = rolls.from_notes(notes, options.resolution, keep_onsets=options.keep_onsets)
     if not roll.shape[0]:
         raise PianorollError(f"{base.source}: all {dropped} notes lie outside pitches {rolls.LOWEST_PITCH}..{rolls.HIGHEST_PITCH}")
     written = paging.write_pages(roll, out_dir, piece)

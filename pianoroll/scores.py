@@ -45,6 +45,16 @@ def export(path: Path, target: Path) -> int:
     return len(notes)
 
 
+def try_export(job: tuple[Path, Path]) -> tuple[Path, str]:
+    """``export(score, target)`` for a pool of processes: the target, and why it failed ("" if it did not)."""
+    score, target = job
+    try:
+        export(score, target)
+        return target, ""
+    except PianorollError as error:
+        return target, str(error)
+
+
 def chorales() -> list[Path]:
     """The Bach chorales bundled with music21: every MusicXML file of its ``bach`` folder, sorted.
 

@@ -48,7 +48,7 @@ from typing import Callable
 import numpy as np
 from py_midicsv import FileReader
 
-from pianoroll import PianorollError, images, scores
+from pianoroll import images, scores
 
 GOAL_SPEED = 30.0
 GOAL_JOBS = 1.7
@@ -74,15 +74,7 @@ def arguments() -> argparse.Namespace:
 def export(chorales: list[Path], folder: Path) -> list[Path]:
     """The chorales as MIDI files, through our own writer: the input both converters read."""
     jobs = [(score, folder / f"{score.stem}.mid") for score in chorales]
-    return sorted(target for target in images.in_parallel(_export, jobs) if target)
-
-
-def _export(job: tuple[Path, Path]) -> Path | None:
-    try:
-        scores.export(*job)
-        return job[1]
-    except PianorollError:
-        return None
+    return sorted(target for target, error in images.in_parallel(scores.try_export, jobs) if not error)
 
 
 def ours(files: list[Path], out: Path, jobs: int) -> int:

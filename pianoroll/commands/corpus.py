@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pianoroll import PianorollError, images, scores
+from pianoroll import images, scores
 from pianoroll.commands.images import count
 
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     kept -= len(todo)
     written, failed = 0, 0
     with tqdm(total=len(todo), unit="file", desc="midi", disable=not todo) as bar:
-        for target, error in images.in_parallel(_export, todo, args.jobs):
+        for target, error in images.in_parallel(scores.try_export, todo, args.jobs):
             if error:
                 bar.write(f"{target}: {error}", file=sys.stderr)
             written += not error
@@ -40,12 +40,3 @@ def run(args: argparse.Namespace) -> int:
 
 def _exported(score: Path, target: Path) -> bool:
     return target.is_file() and target.stat().st_mtime >= score.stat().st_mtime
-
-
-def _export(job: tuple[Path, Path]) -> tuple[Path, str]:
-    score, target = job
-    try:
-        scores.export(score, target)
-        return target, ""
-    except PianorollError as error:
-        return target, str(error)
