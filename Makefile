@@ -1,6 +1,6 @@
 # pianoroll — the front door. Every target sets up what it needs (venv, pages, a model).
 # Variables (defaults shown in ../README.md): MIDI IMAGES RESOLUTION JOBS MODEL EPOCHS ARCH LOSS
-# OUT VANISH VANISH_INC LENGTH PRIMER SEED COUNT MODE THRESHOLD TEMPERATURE MAX_NOTES BPM BENCH.
+# OUT VANISH VANISH_INC LENGTH PRIMER SEED COUNT MODE THRESHOLD TEMPERATURE MAX_NOTES BPM BENCH BENCH_DATA.
 
 PYTHON     ?= python3
 VENV       := .venv
@@ -14,7 +14,7 @@ JOBS       ?=
 MODEL      ?= models/default
 EPOCHS     ?=
 ARCH       ?= convlstm
-LOSS       ?= mse
+LOSS       ?=
 SEED       ?= 0
 OUT        ?= output
 VANISH     ?= 0.65
@@ -28,6 +28,7 @@ TEMPERATURE ?=
 MAX_NOTES  ?=
 BPM        ?=
 BENCH      ?=
+BENCH_DATA ?=
 
 opt = $(if $(2),$(1) $(2))
 
@@ -39,8 +40,8 @@ help:
 	@echo "make test       run the test suite"
 	@echo "make install    create .venv and install pianoroll into it"
 	@echo "make images     MIDI=folder IMAGES=images RESOLUTION=0.25  → piano-roll pages"
-	@echo "make train      IMAGES=images MODEL=models/default EPOCHS= ARCH=convlstm LOSS=mse"
-	@echo "make evaluate   MODEL=models/default [BENCH=chorales]"
+	@echo "make train      IMAGES=images MODEL=models/default EPOCHS= ARCH=convlstm|independent|seed LOSS="
+	@echo "make evaluate   MODEL=models/default [BENCH=chorales | BENCH=jsb BENCH_DATA=file.json]"
 	@echo "make benchmark  speed and quality side by side with the seed's way"
 
 install: $(VENV)/.installed
@@ -58,8 +59,8 @@ $(IMAGES)/manifest.csv:
 	$(MAKE) images
 
 train: install $(IMAGES)/manifest.csv
-	$(PIANOROLL) train --images $(IMAGES) --model $(MODEL) --arch $(ARCH) --loss $(LOSS) --seed $(SEED) \
-		$(call opt,--epochs,$(EPOCHS))
+	$(PIANOROLL) train --images $(IMAGES) --model $(MODEL) --arch $(ARCH) --seed $(SEED) \
+		$(call opt,--loss,$(LOSS)) $(call opt,--epochs,$(EPOCHS))
 
 $(MODEL)/model.keras:
 	$(MAKE) train
@@ -74,7 +75,7 @@ test: install
 	$(PY) -m pytest
 
 evaluate: install $(if $(BENCH),,$(MODEL)/model.keras)
-	$(PIANOROLL) evaluate --model $(MODEL) $(call opt,--bench,$(BENCH))
+	$(PIANOROLL) evaluate --model $(MODEL) $(call opt,--bench,$(BENCH)) $(call opt,--bench-data,$(BENCH_DATA))
 
 benchmark: install $(IMAGES)/manifest.csv $(MODEL)/model.keras
 	$(PIANOROLL) benchmark

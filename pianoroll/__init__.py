@@ -13,7 +13,7 @@ The package reads top-down in the order data flows, one module per stage:
     train       fit with checkpoints, early stopping and held-out figures
     compose     step the model forward, vanish_proof, sampling
     stepping    the network stepped one column at a time on a batch, fast
-    audio       MIDI → WAV with fluidsynth
+    audio       MIDI → WAV with fluidsynth, or midirenderer from pip
     gallery     output/index.html
     metrics     NLL, Brier, F1 and the statistics of a piece
     evaluate    the model against baselines and against real music

@@ -8,18 +8,22 @@ configuration, the data it saw and which pieces were held out.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pianoroll import PianorollError
 from pianoroll.pages import write_atomic
 from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
 
-FORMAT = 1  # bumped whenever a bundle written before can no longer be read the same way
+FORMAT = 2  # bumped whenever a bundle written before can no longer be read the same way
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.npz"  # our networks' weights by role: compose steps them in numpy, without TensorFlow
 
 
 class BundleError(PianorollError):
@@ -47,15 +51,27 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
-def save(model: Any, config: dict[str, Any], path: Path) -> None:
-    """Write a complete bundle; an older bundle at ``path`` is replaced only once both files are written."""
+def save(model: Any, config: dict[str, Any], path: Path, weights: dict[str, np.ndarray] | None = None) -> None:
+    """Write a complete bundle; an older bundle at ``path`` is replaced only once every file is written.
+
+    ``weights`` (``model.export_weights``) lets compose step the network in
+    numpy; a bundle without them (the seed network) is stepped by TensorFlow.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tmp_model = path / f".{MODEL_FILE}.tmp.keras"  # Keras insists on the .keras suffix
     tmp_config = path / f".{CONFIG_FILE}.new"
     model.save(tmp_model)
+    if weights is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **weights)
+        write_atomic(path / f".{WEIGHTS_FILE}.new", buffer.getvalue())
     write_json(tmp_config, {**config, **grid()})
-    os.replace(tmp_model, path / MODEL_FILE)  # both files are complete: swap them in together
+    os.replace(tmp_model, path / MODEL_FILE)  # every file is complete: swap them in together
+    if weights is not None:
+        os.replace(path / f".{WEIGHTS_FILE}.new", path / WEIGHTS_FILE)
+    else:
+        (path / WEIGHTS_FILE).unlink(missing_ok=True)
     os.replace(tmp_config, path / CONFIG_FILE)
 
 
@@ -81,9 +97,28 @@ def load(path: Path) -> Bundle:
     """The bundle at ``path`` with its Keras model loaded (imports TensorFlow)."""
     import keras
 
+    from pianoroll import model as networks
+
+    networks.nade_layer()  # known to Keras before a network that uses it is loaded
     config = read_config(path)
     try:
         model = keras.models.load_model(Path(path) / MODEL_FILE, compile=False)
     except Exception as error:  # Keras raises many kinds for a broken file
         raise BundleError(f"{Path(path) / MODEL_FILE}: cannot be loaded ({error})") from None
     return Bundle(Path(path), config, model)
+
+
+def stepper(path: Path) -> Any:
+    """The fastest stepper for a bundle: numpy from its weights when it has them (no TensorFlow), else Keras's."""
+    from pianoroll import stepping
+
+    config = read_config(path)
+    weights_path = Path(path) / WEIGHTS_FILE
+    if weights_path.is_file():
+        try:
+            with np.load(weights_path) as stored:
+                weights = dict(stored)
+        except (OSError, ValueError) as error:
+            raise BundleError(f"{weights_path}: unreadable ({error})") from None
+        return stepping.NumpyStep(stepping.ColumnNetwork(weights, float(config["resolution"])))
+    return stepping.KerasStep(load(path).model)

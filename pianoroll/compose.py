@@ -36,7 +36,7 @@ from pianoroll import PianorollError, pages, stepping
 from pianoroll import roll as rolls
 from pianoroll.roll import PITCHES, WINDOW
 
-MODES = ("vanish", "threshold", "sample")
+MODES = ("vanish", "seed-vanish", "threshold", "sample")
 SILENCE_PRIMER = "silence"
 PNG_SUFFIXES = (".png",)
 LOGIT_CLIP = 1e-7  # keeps logit(p) finite for p of exactly 0 or 1
@@ -92,6 +92,7 @@ class Primer:
     frames: np.ndarray  # (WINDOW, PITCHES) float32 0/1
     source: str
     padded: int = 0  # silent columns put in front because the source was shorter than WINDOW
+    next_column: int = WINDOW  # where the first composed column falls in the piece (for the beat)
 
 
 # --- deciding ------------------------------------------------------------------------------
@@ -112,56 +113,126 @@ def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
     return 0.5 * (1 + np.tanh(logit / (2 * temperature)))  # the sigmoid, without overflow at low temperature
 
 
-def keep_most_probable(on: np.ndarray, probs: np.ndarray, most: int) -> np.ndarray:
-    """Of the pitches on in each column, only the ``most`` most probable (ties: the lower pitch)."""
-    ranked = np.argsort(np.where(on, -probs, np.inf), axis=1, kind="stable")[:, :most]
-    kept = np.zeros_like(on)
-    np.put_along_axis(kept, ranked, True, axis=1)
-    return on & kept
+@dataclasses.dataclass(frozen=True)
+class Targets:
+    """What the training music was like: the bounds the vanish rule keeps a piece within."""
+
+    density: float = 3.5  # sounding notes per column
+    longest_note: int = 64  # columns
 
 
-def decide(probs: np.ndarray, offset: np.float32, settings: Settings, rng: np.random.Generator) -> np.ndarray:
-    """One column per piece: (count, PITCHES) probabilities → booleans, by the settings' rule."""
-    if settings.mode == "vanish":
-        on = probs + offset >= 1
-    elif settings.mode == "threshold":
-        on = probs >= settings.threshold
-    else:
-        on = rng.random(probs.shape) < tempered(probs, settings.temperature)
-    if settings.max_notes is not None:
-        on = keep_most_probable(on, probs, settings.max_notes)
-    return on
+def targets(config: dict[str, Any]) -> Targets:
+    """The vanish rule's bounds from a bundle's record of its training music (defaults for older bundles)."""
+    music = (config.get("data") or {}).get("music") or {}
+    default = Targets()
+    longest = music.get("longest_note_beats")
+    return Targets(density=float(music.get("density", default.density)),
+                   longest_note=max(1, round(longest / float(config["resolution"]))) if longest else default.longest_note)
+
+
+class Decider:
+    """Turns each column's probabilities into notes for a batch of pieces, pitch by pitch; may keep state."""
+
+    def __init__(self, settings: Settings, targets: Targets, count: int, rng: np.random.Generator):
+        self.settings, self.targets, self.count, self.rng = settings, targets, count, rng
+
+    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+        """The rule for the next column, given the (count, PITCHES) column before it."""
+        mode = self.settings.mode
+        if mode == "threshold":
+            return lambda p: p >= self.settings.threshold
+        draws = self.rng.random((self.count, PITCHES))  # drawn per column, so a NADE's pitch order cannot change them
+        return lambda p: draws < tempered(p, self.settings.temperature)
+
+    def record(self, column: np.ndarray) -> None:
+        """Called with every decided (count, PITCHES) column."""
+
+
+class SeedVanish(Decider):
+    """The seed's vanish_proof exactly: a pitch sounds when p + v >= 1, v grown by vanish_inc every step."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.offsets = vanish_offsets(self.settings)
+
+    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+        offset = next(self.offsets)
+        return lambda p: p + offset >= 1
+
+
+class Vanish(Decider):
+    """vanish_proof that neither freezes nor floods: the default rule.
+
+    A pitch sounds when p + v·u >= 1, where u is drawn uniformly in [0, 1) for
+    every pitch and column. A pitch the network gives less than 1 - v never
+    sounds; above that, the more likely a pitch, the more often it sounds,
+    reaching always at p = 1. So VANISH still lifts the notes the network
+    believes in, as the seed's offset did, but a held note is let go now and
+    then, and the network's next column starts from the change.
+
+    The offset v of each piece is then steered like Johnson's conservativity:
+    multiplied by vanish_inc after every column that holds fewer notes than
+    the training music does on average, divided by it after every column that
+    holds more, and kept within [VANISH_MIN, VANISH_MAX]. So a piece that
+    thins out is lifted and a piece that fills up is calmed, however long.
+    A note held as long as the longest note of the training music is let go.
+    """
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.offset = np.full((self.count, 1), self.settings.vanish)
+        self.held = np.zeros((self.count, PITCHES), np.int64)  # columns each pitch has sounded for
+
+    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+        draws = self.rng.random((self.count, PITCHES))
+        allowed = self.held < self.targets.longest_note
+        return lambda p: (p + self.offset * draws >= 1) & allowed
+
+    def record(self, column: np.ndarray) -> None:
+        self.held = np.where(column, self.held + 1, 0)
+        notes = column.sum(axis=1, keepdims=True)
+        growth = np.where(notes < self.targets.density, self.settings.vanish_inc, 1 / self.settings.vanish_inc)
+        self.offset = np.clip(self.offset * growth, VANISH_MIN, VANISH_MAX)
+
+
+VANISH_MIN, VANISH_MAX = 0.05, 0.99  # the range the steered offset stays in
+DECIDERS = {"vanish": Vanish, "seed-vanish": SeedVanish, "threshold": Decider, "sample": Decider}
 
 
 def generate(
-    model: Any,
+    step: Any,
     primers: np.ndarray,
     length: int,
     settings: Settings = Settings(),
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
-    step: "stepping.WindowStep | stepping.ColumnStep | None" = None,
+    next_columns: np.ndarray | None = None,
+    targets: Targets = Targets(),
 ) -> np.ndarray:
     """Compose ``length`` new columns after each (WINDOW, PITCHES) primer; returns (count, length, PITCHES) frames.
 
-    The primers are not part of the result, as in the seed. ``seed`` drives
-    the sampling rule; the other rules are deterministic. ``progress`` is
-    called with the number of columns done after every step. ``step`` is
-    the stepper to use; by default the fastest one for the model.
+    ``step`` is a stepper (``bundle.stepper``). The primers are not part of
+    the result, as in the seed. ``next_columns`` gives, per piece, the index
+    of the first composed column in its piece (for the beat; default WINDOW).
+    ``seed`` drives every random draw; ``progress`` is called with the number
+    of columns done after every step.
     """
     settings.check()
     window = np.array(primers, dtype=np.float32)
     if window.ndim != 3 or window.shape[1:] != (WINDOW, PITCHES):
         raise ComposeError(f"primers must be shaped (count, {WINDOW}, {PITCHES}), not {window.shape}")
-    step = step or stepping.stepper(model)
-    rng = np.random.default_rng([seed, 1])
-    offsets = vanish_offsets(settings)
-    song = np.zeros((window.shape[0], length, PITCHES), dtype=np.float32)
-    state, probs = step.start(window)
+    count = window.shape[0]
+    columns = np.full(count, WINDOW) if next_columns is None else np.asarray(next_columns)
+    decider = DECIDERS[settings.mode](settings, targets, count, np.random.default_rng([seed, 1]))
+    song = np.zeros((count, length, PITCHES), dtype=np.float32)
+    state = step.start(window, columns)
+    sounding = window[:, -1] > 0.5
     for index in range(length):
-        song[:, index] = decide(probs, next(offsets), settings, rng)
+        sounding, _ = step.decide(state, decider.rule(sounding), settings.max_notes)
+        decider.record(sounding)
+        song[:, index] = sounding
         if index + 1 < length:
-            state, probs = step.advance(state, song[:, index])
+            state = step.advance(state, song[:, index])
         if progress is not None:
             progress(index + 1)
     return song
@@ -170,17 +241,17 @@ def generate(
 # --- primers -------------------------------------------------------------------------------
 
 
-def fit_window(roll: np.ndarray, source: str) -> Primer:
-    """The first WINDOW columns of a roll as frames; a shorter roll gets silence in front."""
-    frames = rolls.as_frames(roll[:WINDOW])
+def fit_window(roll: np.ndarray, source: str, start: int = 0) -> Primer:
+    """WINDOW columns of a roll from ``start`` as frames; a shorter roll gets silence in front, as before a piece."""
+    frames = rolls.as_frames(roll[start:start + WINDOW])
     padded = WINDOW - frames.shape[0]
     if padded:
         frames = np.concatenate([np.zeros((padded, PITCHES), np.float32), frames])
-    return Primer(frames, source, padded)
+    return Primer(frames, source, padded, start + WINDOW - padded)
 
 
 def silence_primer() -> Primer:
-    return Primer(np.zeros((WINDOW, PITCHES), np.float32), SILENCE_PRIMER)
+    return Primer(np.zeros((WINDOW, PITCHES), np.float32), SILENCE_PRIMER, next_column=0)
 
 
 def file_primer(path: Path, resolution: float) -> Primer:
@@ -224,7 +295,7 @@ def training_primers(config: dict[str, Any], count: int, rng: np.random.Generato
     for index in rng.integers(starts.sum(), size=count):
         piece = int(np.searchsorted(np.cumsum(starts), index, side="right"))
         start = int(index - (starts[:piece].sum()))
-        chosen.append(fit_window(usable[names[piece]][start:], f"{names[piece]}@{start}"))
+        chosen.append(fit_window(usable[names[piece]], f"{names[piece]}@{start}", start))
     return chosen
 
 
@@ -257,14 +328,18 @@ def bundle_summary(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+NO_AUDIO = "not rendered (--no-audio)"
+
+
 def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, Any]]],
-                 resolution: float, bpm: float) -> list[dict[str, Any]]:
+                 resolution: float, bpm: float, sound: bool = True) -> list[dict[str, Any]]:
     """Write each (name, frames, record) as <name>.mid .png .wav .json; returns the records as written.
 
     Everything is made in a hidden folder inside ``out_dir`` and moved into
     place only when every piece is complete, JSON last, so a failure leaves
     nothing partial behind and a gallery never lists a piece whose files are
-    missing. A piece without audio says why in its record's ``audio`` field.
+    missing. A piece without audio says why in its record's ``audio`` field;
+    one with audio names what played it in ``renderer``. ``sound=False`` skips the WAV.
     """
     import os
     import shutil
@@ -279,7 +354,7 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
     staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=out_dir))
     try:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # fluidsynth is one process a piece
-            records = list(pool.map(lambda piece: _stage(staging, *piece, resolution, bpm), pieces))
+            records = list(pool.map(lambda piece: _stage(staging, *piece, resolution, bpm, sound), pieces))
         for path in sorted(staging.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):
             os.replace(path, out_dir / path.name)  # every file was made readable as the umask allows
     finally:
@@ -288,17 +363,21 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
 
 
 def _stage(folder: Path, name: str, frames: np.ndarray, record: dict[str, Any],
-           resolution: float, bpm: float) -> dict[str, Any]:
+           resolution: float, bpm: float, sound: bool = True) -> dict[str, Any]:
     from pianoroll import audio, bundle, metrics, midi
 
     roll = rolls.from_frames(frames)
     midi.write(rolls.to_notes(roll, resolution), folder / f"{name}.mid", bpm=bpm, program=0)
     pages.write_image(pages.to_image(roll), folder / f"{name}.png")
     files = {"midi": f"{name}.mid", "png": f"{name}.png", "wav": f"{name}.wav"}
-    record = {**record, "name": name, "files": files, "audio": None,
+    record = {**record, "name": name, "files": files, "audio": None, "renderer": None,
               "statistics": metrics.piece_statistics(roll, resolution)}
+    if not sound:
+        record.update(audio=NO_AUDIO, files={**files, "wav": None})
+        bundle.write_json(folder / f"{name}.json", record)
+        return record
     try:
-        audio.render(folder / files["midi"], folder / files["wav"])
+        record["renderer"] = audio.render(folder / files["midi"], folder / files["wav"])
     except (audio.AudioUnavailable, audio.AudioError) as error:
         record.update(audio=str(error).replace(str(folder / files["midi"]), files["midi"]), files={**files, "wav": None})
     bundle.write_json(folder / f"{name}.json", record)

@@ -23,7 +23,7 @@ import numpy as np
 
 from pianoroll import PianorollError
 from pianoroll import pages as page_io
-from pianoroll.roll import PITCHES, WINDOW, as_frames, is_on
+from pianoroll.roll import PITCHES, WINDOW, as_frames, beat_features, is_on
 
 if TYPE_CHECKING:  # TensorFlow is imported only where a tf.data pipeline is built
     import tensorflow as tf
@@ -112,12 +112,16 @@ class Stream:
     """The rolls of some pieces end to end, and where each window may start.
 
     ``frames`` holds 0/1 bytes (time, PITCHES) with every piece's lead-in;
-    ``starts`` the offset of every window that stays inside one piece. A
-    window starting at s reads frames[s : s + WINDOW] and predicts frames[s + WINDOW].
+    ``columns`` each frame's column in its piece (the lead-in counts from
+    -WINDOW); ``starts`` the offset of every window that stays inside one
+    piece. A window starting at s reads frames[s : s + WINDOW] and predicts
+    frames[s + WINDOW].
     """
 
     frames: np.ndarray
+    columns: np.ndarray
     starts: np.ndarray
+    resolution: float = 0.25
 
     @property
     def windows(self) -> int:
@@ -128,28 +132,43 @@ class Stream:
         """The target column of every window, in order, as float32."""
         return self.frames[self.starts + WINDOW].astype(np.float32)
 
+    def inputs(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Every window's network inputs as arrays (window, beat, column): for small sets such as a test split."""
+        steps = self.starts[:, None] + np.arange(WINDOW)
+        arrays = {"window": lambda: self.frames[steps].astype(np.float32),
+                  "beat": lambda: beat_features(self.columns[self.starts + WINDOW], self.resolution),
+                  "column": lambda: self.targets}
+        return {name: arrays[name]() for name in names}
 
-def stream(rolls: Iterable[np.ndarray]) -> Stream:
+
+def stream(rolls: Iterable[np.ndarray], resolution: float = 0.25) -> Stream:
     """Lay pieces end to end, each after its lead-in; windows never cross from one piece to the next."""
-    blocks, starts, offset = [], [], 0
+    blocks, columns, starts, offset = [], [], [], 0
     for roll in rolls:
         block = lead_in(is_on(roll).astype(np.uint8))
         blocks.append(block)
+        columns.append(np.arange(len(block)) - WINDOW)
         starts.append(offset + np.arange(len(block) - WINDOW))
         offset += len(block)
     if not blocks:
-        return Stream(np.zeros((0, PITCHES), np.uint8), np.zeros(0, np.int64))
-    return Stream(np.concatenate(blocks), np.concatenate(starts).astype(np.int64))
+        return Stream(np.zeros((0, PITCHES), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64), resolution)
+    return Stream(np.concatenate(blocks), np.concatenate(columns).astype(np.int64),
+                  np.concatenate(starts).astype(np.int64), resolution)
 
 
 def pieces_stream(pieces: Mapping[str, tuple[np.ndarray, float]], names: Iterable[str]) -> Stream:
-    return stream(pieces[name][0] for name in names)
+    names = list(names)
+    resolution = pieces[names[0]][1] if names else 0.25
+    return stream((pieces[name][0] for name in names), resolution)
 
 
 def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 0,
-            transpose: int = 0) -> "tf.data.Dataset":
-    """Batches of (windows, next columns) as float32, gathered from the rolls on the fly.
+            transpose: int = 0, inputs: tuple[str, ...] = ("window",)) -> "tf.data.Dataset":
+    """Batches of (network inputs, next columns) as float32, gathered from the rolls on the fly.
 
+    The inputs are the window alone, or for networks that read more a dict
+    of ``inputs``: "window", "beat" (the next column's place in the bar) and
+    "column" (the next column itself, fed to a NADE head: teacher forcing).
     With ``shuffle`` the order of windows is reshuffled every epoch from
     ``seed``; with ``transpose`` K each window is shifted by a random number
     of semitones in [-K, K], limited so every note stays in 21..126. Both are
@@ -158,6 +177,7 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
     import tensorflow as tf
 
     frames = tf.constant(source.frames)
+    beats = tf.constant(beat_features(source.columns, source.resolution))
     steps = tf.range(WINDOW + 1, dtype=tf.int64)
     data = tf.data.Dataset.from_tensor_slices(source.starts)
     if shuffle:
@@ -170,7 +190,9 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
         block = tf.cast(tf.gather(frames, starts[:, None] + steps), tf.float32)  # (batch, WINDOW + 1, PITCHES)
         if noise is not None:
             block = shift_pitches(block, noise, transpose)
-        return block[:, :WINDOW], block[:, WINDOW]
+        target = block[:, WINDOW]
+        given = {"window": block[:, :WINDOW], "beat": tf.gather(beats, starts + WINDOW), "column": target}
+        return (given["window"] if inputs == ("window",) else {name: given[name] for name in inputs}), target
 
     data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()

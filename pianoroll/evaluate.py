@@ -31,8 +31,9 @@ IID_PRIOR = 0.5  # pseudo-count per outcome: the i.i.d. rate is (on + 0.5) / (fr
 EPSILONS = np.geomspace(1e-3, 1.0, 60)  # the grid the repeat baseline's ε is chosen from
 DENSITY_BAND = 0.25  # the goal: composed density within ±25% of held-out music in every quarter
 PROFILE_BINS = 20  # density over relative time, for density.png
-MODES = {  # the three ways compose turns probabilities into notes, at their usual settings
+MODES = {  # the ways compose turns probabilities into notes, at their usual settings
     "vanish": {"mode": "vanish", "vanish": 0.65},
+    "seed-vanish": {"mode": "seed-vanish", "vanish": 0.65},
     "threshold": {"mode": "threshold", "threshold": 0.5},
     "sample": {"mode": "sample", "temperature": 1.0},
 }
@@ -73,15 +74,6 @@ def bundle_pieces(config: dict[str, Any]) -> tuple[list[np.ndarray], list[np.nda
     train_names = list(data.get("train_pieces") or [n for n in pieces if n not in held_names])
     frames = {name: rolls.as_frames(roll) for name, (roll, _) in pieces.items()}
     return [frames[n] for n in train_names if n in frames], [frames[n] for n in held_names], held_names
-
-
-def windows(pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Every (window, next column) pair of the pieces, each piece led in by silence."""
-    from pianoroll import dataset
-
-    pairs = [dataset.windows(dataset.lead_in(frames)) for frames in pieces]
-    return (np.concatenate([x for x, _ in pairs]).astype(np.float32),
-            np.concatenate([y for _, y in pairs]).astype(np.float32))
 
 
 def previous_columns(frames: np.ndarray) -> np.ndarray:
@@ -138,28 +130,35 @@ class Baselines:
                 "repeat": Scores.of(repeat, targets)}
 
 
-def model_scores(model: Any, held_out: list[np.ndarray]) -> Scores:
-    """A Keras model's per-frame scores on every column of the held-out pieces."""
-    x, y = windows(held_out)
-    return Scores.of(model.predict(x, batch_size=1024, verbose=0), y)
+def model_scores(loaded: Any, pieces: list[np.ndarray]) -> Scores:
+    """A bundle's per-frame scores on every column of some pieces (0/1 frames), streamed through ``train.predict``."""
+    from pianoroll import dataset, train
+    from pianoroll.model import ModelConfig
+
+    config = ModelConfig(**loaded.config["model"])
+    source = dataset.stream([rolls.from_frames(f) for f in pieces], loaded.resolution)
+    return Scores.of(train.predict(loaded.model, source, config.inputs()), source.targets)
 
 
 # ---- generated against real music --------------------------------------------------------------
 
 def primers(held_out: list[np.ndarray], count: int) -> np.ndarray:
     """The first WINDOW columns of held-out pieces, in turn, as (count, WINDOW, PITCHES)."""
-    starts = [f[: rolls.WINDOW] for f in held_out]
-    starts = [np.pad(s, ((0, rolls.WINDOW - len(s)), (0, 0))) for s in starts]
+    from pianoroll import compose
+
+    starts = [compose.fit_window(rolls.from_frames(f), "held out").frames for f in held_out]
     return np.stack([starts[i % len(starts)] for i in range(count)]).astype(np.float32)
 
 
-def compose_modes(model: Any, held_out: list[np.ndarray], count: int, length: int, seed: int,
-                  modes: dict[str, dict] = MODES) -> dict[str, np.ndarray]:
+def compose_modes(bundle_dir: Path, config: dict[str, Any], held_out: list[np.ndarray], count: int, length: int,
+                  seed: int, modes: dict[str, dict] = MODES) -> dict[str, np.ndarray]:
     """``count`` pieces of ``length`` columns per mode, each from a held-out primer."""
-    from pianoroll import compose
+    from pianoroll import bundle, compose
 
+    step = bundle.stepper(bundle_dir)
     start = primers(held_out, count)
-    return {name: np.asarray(compose.generate(model, start, length, compose.Settings(**settings), seed))
+    return {name: compose.generate(step, start, length, compose.Settings(**settings), seed,
+                                   targets=compose.targets(config))
             for name, settings in modes.items()}
 
 
@@ -175,59 +174,92 @@ def pitch_class_distance(a: list[float], b: list[float]) -> float:
 
 
 def music_summary(pieces: list[np.ndarray], resolution: float) -> dict[str, Any]:
-    """The statistics of a set of pieces (0/1 frames), each piece weighing the same."""
-    stats = [metrics.piece_statistics(rolls.from_frames(f), resolution) for f in pieces]
-    mean = lambda key: float(np.mean([s[key] for s in stats]))  # noqa: E731
-    sounding = [f[f.sum(axis=1) > 0] for f in pieces]
-    ranges = [s["highest_pitch"] - s["lowest_pitch"] for s in stats if s["lowest_pitch"] is not None]
-    classes = np.mean([s["pitch_classes"] for s in stats], axis=0)
-    return {
-        "pieces": len(pieces),
-        "density": mean("density"),
-        "mean_polyphony": float(np.mean([s.sum(axis=1).mean() for s in sounding if len(s)] or [0.0])),
-        "pitch_range": float(np.mean(ranges)) if ranges else 0.0,
-        "empty_fraction": mean("empty_fraction"),
-        "repeated_fraction": mean("repeated_fraction"),
-        "density_by_quarter": np.mean([s["density_by_quarter"] for s in stats], axis=0).tolist(),
-        "pitch_classes": (classes / classes.sum() if classes.sum() else classes).tolist(),
-        "profile": np.mean([profile(f) for f in pieces], axis=0).tolist(),
-    }
+    """The measures of a set of pieces (0/1 frames), each piece weighing the same, and its density profile."""
+    from pianoroll import measures
+
+    found = [measures.piece_measures(f, resolution) for f in pieces]
+    return {**measures.summarise(found).to_dict(),
+            "profile": np.mean([profile(f) for f in pieces], axis=0).tolist(), "measures": found}
 
 
-def against_real(summary: dict[str, Any], real: dict[str, Any]) -> dict[str, Any]:
-    """How far generated music is from real music: pitch-class distance, density ratio per quarter."""
+def against_real(summary: dict[str, Any], real: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """How far generated music is from real music: per feature (MGEval), the classifier, density per quarter."""
+    from pianoroll import measures
+
     ratios = [g / r if r > 0 else None for g, r in zip(summary["density_by_quarter"], real["density_by_quarter"])]
     within = all(r is not None and abs(r - 1) <= DENSITY_BAND for r in ratios)
     return {"pitch_class_distance": pitch_class_distance(summary["pitch_classes"], real["pitch_classes"]),
-            "density_ratio_by_quarter": ratios, "density_within_band": within}
+            "density_ratio_by_quarter": ratios, "density_within_band": within,
+            "classifier_accuracy": measures.two_sample_accuracy(summary["measures"], real["measures"], seed),
+            "features": [c.to_dict() for c in measures.compare_sets(summary["measures"], real["measures"])],
+            "goals": piece_goals(summary["measures"], real)}
+
+
+CHANGE_SHARE_GOAL = 0.5  # a composed piece should change column at least half as often as real music
+CHORD_SHARE_GOAL = 0.8  # and have at least 80% of its chord share
+
+
+def piece_goals(found: list[Any], real: dict[str, Any], longest_beats: float | None = None) -> dict[str, Any]:
+    """How many composed pieces meet each goal against real music, and all of them at once.
+
+    Changes: at least CHANGE_SHARE_GOAL of the real change share. Held notes:
+    none longer than ``longest_beats`` (the longest training note; by default
+    the longest held-out note). Density: within ±DENSITY_BAND of the real
+    density in every quarter. Chords: at least CHORD_SHARE_GOAL of the real
+    chord share.
+    """
+    features = real["features"]
+    longest = longest_beats if longest_beats is not None else max(m.longest_note_beats for m in real["measures"])
+    checks = {
+        "changes": [m.change_share >= CHANGE_SHARE_GOAL * features["change_share"] for m in found],
+        "held_notes": [m.longest_note_beats <= longest for m in found],
+        "density": [all(r > 0 and abs(q / r - 1) <= DENSITY_BAND for q, r in zip(m.density_by_quarter,
+                                                                                real["density_by_quarter"]))
+                    for m in found],
+        "chords": [m.chord_share >= CHORD_SHARE_GOAL * features["chord_share"] for m in found],
+    }
+    every = [all(values) for values in zip(*checks.values())]
+    return {**{name: int(sum(values)) for name, values in checks.items()}, "all": int(sum(every)),
+            "pieces": len(found), "longest_note_beats": longest}
 
 
 # ---- the whole evaluation ----------------------------------------------------------------------
 
 def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: int | None = None,
-             seed: int = 0, modes: dict[str, dict] = MODES,
+             seed: int = 0, modes: dict[str, dict] = MODES, on: Path | None = None,
              progress: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
-    """Everything ``make evaluate`` reports, as one JSON-ready dict."""
+    """Everything ``make evaluate`` reports, as one JSON-ready dict.
+
+    The bundle is scored on its held-out pieces, or with ``on`` on every
+    piece of another folder of pages (a user's own test set).
+    """
     progress("reading the held-out pieces")
     train, held_out, held_names = bundle_pieces(bundle.config)
+    if on is not None:
+        held_names, held_out = pages_frames(Path(on), bundle.resolution)
     baselines = Baselines.fit(train)
     progress("scoring the model and the baselines")
-    scores = {"model": model_scores(bundle.model, held_out), **baselines.scores(held_out)}
+    scores = {"model": model_scores(bundle, held_out), **baselines.scores(held_out)}
     for other in compare:
-        scores[str(other.path)] = model_scores(other.model, held_out)
+        scores[str(other.path)] = model_scores(other, held_out)
     length = length or int(np.median([len(f) for f in held_out]))
     real = music_summary(held_out, bundle.resolution)
     music = {"held_out": real}
+    longest = ((bundle.config.get("data") or {}).get("music") or {}).get("longest_note_beats")
     if count > 0:
         progress(f"composing {count} pieces of {length} columns per mode")
-        for mode, pieces in compose_modes(bundle.model, held_out, count, length, seed, modes).items():
+        for mode, pieces in compose_modes(bundle.path, bundle.config, held_out, count, length, seed, modes).items():
             summary = music_summary(list(pieces), bundle.resolution)
-            music[mode] = {**summary, **against_real(summary, real)}
+            music[mode] = {**summary, **against_real(summary, real, seed)}
+            music[mode]["goals"] = piece_goals(summary["measures"], real, longest)
+    for entry in music.values():
+        entry["measures"] = [m.to_dict() for m in entry["measures"]]
     return {
         "model": str(bundle.path),
         "arch": bundle.config.get("arch"),
         "loss": bundle.config.get("loss"),
         "resolution": bundle.resolution,
+        "on": str(on) if on is not None else None,
         "held_out_pieces": held_names,
         "held_out_frames": int(sum(len(f) for f in held_out)),
         "repeat_epsilon": baselines.epsilon,
@@ -235,6 +267,16 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         "music": music,
         "compose": {"count": count, "length": length, "seed": seed, "modes": modes},
     }
+
+
+def pages_frames(folder: Path, resolution: float) -> tuple[list[str], list[np.ndarray]]:
+    """Every piece of a folder of pages as 0/1 frames, at the bundle's resolution or a PianorollError."""
+    pieces = pages.load_pieces(folder)
+    for name, (_, found) in pieces.items():
+        if not math.isclose(found, resolution):
+            raise PianorollError(f"{folder}: {name} is at resolution {found}, the bundle at {resolution}")
+    names = sorted(pieces)
+    return names, [rolls.as_frames(pieces[name][0]) for name in names]
 
 
 # ---- reports -----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ table {{ border-collapse: collapse; margin-top: .5rem; font-size: .9rem; }}
 td, th {{ padding: .1rem .8rem .1rem 0; text-align: left; vertical-align: top; }}
 .tables {{ display: flex; gap: 2rem; flex-wrap: wrap; }}
 .note {{ color: #a40; }}
+.renderer {{ color: #666; font-size: .85rem; margin: .2rem 0; }}
 """
 
 
@@ -68,6 +69,8 @@ def _piece(record: dict[str, Any]) -> str:
     name = html.escape(record.get("name", ""))
     if files.get("wav"):
         player = f'<audio controls preload="none" src="{_link(files["wav"])}"></audio>'
+        if record.get("renderer"):  # fluidsynth with FluidR3, or the pip fallback: they sound different
+            player += f'\n<p class="renderer">Played by {html.escape(str(record["renderer"]))}</p>'
     else:
         player = f'<p class="note">No audio: {html.escape(str(record.get("audio") or "not rendered"))}</p>'
     options = {**record.get("options", {}), "seed": record.get("seed"),

@@ -22,6 +22,7 @@ HIGHEST_PITCH = LOWEST_PITCH + PITCHES - 1
 PAGE_COLUMNS = 106  # a page is square, as in the seed
 WINDOW = 9  # columns the model sees before predicting the next one
 DEFAULT_RESOLUTION = 0.25  # quarter notes per column: a sixteenth
+BEAT_LEVELS = (0.5, 1.0, 2.0, 4.0)  # beats: does a column start an eighth, a beat, a half bar, a 4/4 bar?
 
 SILENCE = 0
 ON = 255
@@ -118,3 +119,14 @@ def as_frames(roll: np.ndarray) -> np.ndarray:
 def from_frames(frames: np.ndarray) -> np.ndarray:
     """0/1 (or boolean) frames back into a roll of page pixels."""
     return np.where(np.asarray(frames) > 0.5, ON, SILENCE).astype(np.uint8)
+
+
+def beat_features(columns: np.ndarray, resolution: float) -> np.ndarray:
+    """(n, len(BEAT_LEVELS)) 0/1: whether each column index starts an eighth, a beat, a half bar, a bar.
+
+    Columns count from the start of the piece, which is taken to be on a bar
+    line (4/4). A level finer than the resolution is always 1.
+    """
+    beats = np.asarray(columns, dtype=np.float64)[:, None] * resolution
+    ratio = beats / np.asarray(BEAT_LEVELS)[None, :]
+    return (np.abs(ratio - np.round(ratio)) < 1e-6).astype(np.float32)

@@ -2,34 +2,167 @@
 
 Composing asks the network for one column per step, each time on the last
 WINDOW columns. The seed called ``model.predict`` for that, which builds a data
-pipeline around every call and costs far more than the network. Two ways here:
+pipeline around every call and costs far more than the network.
 
-- ``WindowStep`` runs the whole network as one traced graph on the
-  (count, WINDOW, PITCHES) window. It works for any network.
-- ``ColumnStep`` serves networks shaped like ours: layers that read one column
-  at a time, one LSTM over the window, then layers on its last output. The
-  column layers and the LSTM's input projection depend on one column only,
-  so they run once per column, when it enters the window, and are kept while
-  it stays there; each step then runs only the LSTM's recurrence and the
-  layers after it, compiled with XLA into a few fused kernels. The ops and their shapes are the
-  ones Keras runs, so the probabilities are the network's own; ``start``
-  checks that against the whole network on the primer and falls back to
-  ``WindowStep`` if they ever differ by more than float rounding.
+Our networks (``convlstm`` and ``independent``) are stepped in numpy from the
+weights their bundle exports (``ColumnNetwork`` and ``NumpyStep``), so
+composing never imports TensorFlow: each column is encoded once, when it
+enters the window, and a step runs the LSTM's recurrence over the kept
+projections and then the head. A NADE head decides its column pitch by pitch,
+lowest first, each decision conditioning the next; since the NADE's hidden
+layer changes only when a pitch is turned on, every run of pitches up to the
+next note is decided in one vectorised pass. ``train`` checks these
+probabilities against Keras's when it writes a bundle.
 
-State (the window, or the kept projections) is passed in and out, so one
-compiled stepper serves any number of compositions.
+Other networks (the seed's) go through TensorFlow: ``WindowStep`` runs the
+whole network as one traced graph on the (count, WINDOW, PITCHES) window.
+
+State is passed in and out, so one stepper serves any number of compositions.
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
+import dataclasses
+from typing import Any, Callable
 
 import numpy as np
 
-from pianoroll.roll import PITCHES, WINDOW
+from pianoroll.roll import PITCHES, WINDOW, beat_features
 
-AGREEMENT = 1e-5  # the most a ColumnStep probability may differ from the whole network's
+Rule = Callable[[np.ndarray], np.ndarray]  # (count, PITCHES) probabilities → (count, PITCHES) decisions, pitch by pitch
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function without overflow warnings."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class ColumnNetwork:
+    """Our network in numpy, from ``model.export_weights``: the column encoder, the LSTM, and the head."""
+
+    def __init__(self, weights: dict[str, np.ndarray], resolution: float):
+        self.weights = {name: np.asarray(value, np.float32) for name, value in weights.items()}
+        self.resolution = resolution
+        self.convs = sorted(name[:-len("_kernel")] for name in self.weights
+                            if name.startswith("conv") and name.endswith("_kernel"))
+        self.units = self.weights["lstm_recurrent"].shape[0]
+        self.nade = "nade_w" in self.weights
+        context_width = (self.weights["hidden_kernel"] if self.nade else self.weights["output_kernel"]).shape[0]
+        self.beat = context_width > self.units
+
+    def project(self, columns: np.ndarray) -> np.ndarray:
+        """(count, PITCHES) columns → (count, 4 × units): the convolutions, the projection, the LSTM's input kernel."""
+        features = np.asarray(columns, np.float32)[:, :, None]
+        for name in self.convs:
+            kernel, bias = self.weights[f"{name}_kernel"], self.weights[f"{name}_bias"]
+            width = kernel.shape[0]
+            left = (width - 1) // 2  # "same" padding, as TensorFlow splits it
+            padded = np.pad(features, ((0, 0), (left, width - 1 - left), (0, 0)))
+            spans = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)  # (count, PITCHES, in, width)
+            features = np.maximum(np.einsum("npiw,wio->npo", spans, kernel, optimize=True) + bias, 0)
+        flat = features.reshape(features.shape[0], -1)
+        hidden = np.maximum(flat @ self.weights["projection_kernel"] + self.weights["projection_bias"], 0)
+        return hidden @ self.weights["lstm_kernel"]
+
+    def context(self, projections: np.ndarray, next_columns: np.ndarray) -> np.ndarray:
+        """The LSTM over (count, WINDOW, 4 × units) projections from zero state, with the next column's beat."""
+        count = projections.shape[0]
+        h = np.zeros((count, self.units), np.float32)
+        c = h
+        for t in range(WINDOW):
+            z = projections[:, t] + h @ self.weights["lstm_recurrent"] + self.weights["lstm_bias"]
+            z_i, z_f, z_c, z_o = np.split(z, 4, axis=1)
+            c = sigmoid(z_f) * c + sigmoid(z_i) * np.tanh(z_c)
+            h = sigmoid(z_o) * np.tanh(c)
+        if self.beat:
+            h = np.concatenate([h, beat_features(next_columns, self.resolution)], axis=1)
+        return h
+
+    def biases(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A NADE head's hidden bias (count, units) and output bias (count, PITCHES) for each context."""
+        w = self.weights
+        return context @ w["hidden_kernel"] + w["hidden_bias"], context @ w["bias_kernel"] + w["bias_bias"]
+
+    def probabilities(self, window: np.ndarray, next_columns: np.ndarray, column: np.ndarray) -> np.ndarray:
+        """(count, PITCHES): the network's output for windows and, for a NADE, the given next column."""
+        projections = np.stack([self.project(window[:, t]) for t in range(WINDOW)], axis=1)
+        context = self.context(projections, next_columns)
+        if not self.nade:
+            return sigmoid(context @ self.weights["output_kernel"] + self.weights["output_bias"])
+        hidden_bias, output_bias = self.biases(context)
+        contributions = np.asarray(column, np.float32)[:, :, None] * self.weights["nade_w"][None]
+        below = np.cumsum(contributions, axis=1) - contributions
+        hidden = sigmoid(hidden_bias[:, None, :] + below)
+        return sigmoid(output_bias + np.sum(hidden * self.weights["nade_v"][None], axis=-1))
+
+    def decide(self, context: np.ndarray, rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One column per piece, decided by ``rule``; returns (decisions, the probability each pitch was decided at).
+
+        With a NADE head, pitches are decided lowest first, each conditioned on
+        the ones below; ``most`` stops a column after that many notes.
+        """
+        if not self.nade:
+            probs = sigmoid(context @ self.weights["output_kernel"] + self.weights["output_bias"])
+            return keep_most_probable(rule(probs), probs, most), probs
+        w, v = self.weights["nade_w"], self.weights["nade_v"]
+        activation, output_bias = self.biases(context)
+        count = context.shape[0]
+        pitches = np.arange(PITCHES)
+        decided = np.zeros((count, PITCHES), bool)
+        probs = np.zeros((count, PITCHES), np.float32)
+        start = np.zeros(count, np.intp)  # each piece's lowest pitch not yet decided
+        while (start < PITCHES).any():
+            p = sigmoid(output_bias + sigmoid(activation) @ v.T)  # right for every pitch up to the next note
+            open_ = pitches[None] >= start[:, None]
+            on = rule(p) & open_
+            first = np.where(on.any(axis=1), on.argmax(axis=1), PITCHES)  # the next note of each piece
+            settled = open_ & (pitches[None] <= first[:, None])
+            probs[settled] = p[settled]
+            playing = first < PITCHES
+            decided[playing, first[playing]] = True
+            activation[playing] += w[first[playing]]
+            start = first + 1
+            if most is not None:
+                start[decided.sum(axis=1) >= most] = PITCHES
+        return decided, probs
+
+
+def keep_most_probable(on: np.ndarray, probs: np.ndarray, most: int | None) -> np.ndarray:
+    """Of the pitches on in each column, only the ``most`` most probable (ties: the lower pitch)."""
+    if most is None:
+        return on
+    ranked = np.argsort(np.where(on, -probs, np.inf), axis=1, kind="stable")[:, :most]
+    kept = np.zeros_like(on)
+    np.put_along_axis(kept, ranked, True, axis=1)
+    return on & kept
+
+
+@dataclasses.dataclass
+class Steps:
+    """Where a batch of compositions stands: the kept column projections and the index of the next column."""
+
+    projections: np.ndarray  # (count, WINDOW, 4 × units)
+    next_columns: np.ndarray  # (count,) the next column's index in its piece, for the beat
+
+
+class NumpyStep:
+    """Our networks stepped in numpy: each column projected once, the LSTM and the head per step."""
+
+    def __init__(self, network: ColumnNetwork):
+        self.network = network
+
+    def start(self, window: np.ndarray, next_columns: np.ndarray) -> Steps:
+        projections = np.stack([self.network.project(window[:, t]) for t in range(WINDOW)], axis=1)
+        return Steps(projections, np.asarray(next_columns, np.int64))
+
+    def decide(self, steps: Steps, rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.network.decide(self.network.context(steps.projections, steps.next_columns), rule, most)
+
+    def advance(self, steps: Steps, columns: np.ndarray) -> Steps:
+        projections = np.concatenate([steps.projections[:, 1:], self.network.project(columns)[:, None]], axis=1)
+        return Steps(projections, steps.next_columns + 1)
+
+AGREEMENT = 1e-5  # the most a numpy probability may differ from Keras's
 
 
 class WindowStep:
@@ -54,111 +187,18 @@ class WindowStep:
         return self._graph(window).numpy()
 
 
-class ColumnStep:
-    """Column layers → LSTM → output layers, with each column's LSTM input projection kept while in the window."""
+class KerasStep:
+    """Any Keras network (the seed's), stepped by WindowStep behind NumpyStep's interface."""
 
-    def __init__(self, model: Any, column_layers: list, lstm: Any, output_layers: list):
-        import tensorflow as tf
+    def __init__(self, model: Any):
+        self.inner = WindowStep(model)
 
-        self._whole = WindowStep(model)
-        self._column_layers, self._cell, self._output_layers = column_layers, lstm.cell, output_layers
-        self._project = tf.function(self._projection, reduce_retracing=True, autograph=False)
-        self._recur = tf.function(self._recurrence, reduce_retracing=True, autograph=False)
-        # XLA fuses the recurrence's ~120 small ops: a one-piece step is mostly their fixed cost.
-        self._advance = tf.function(self._slide, jit_compile=True, reduce_retracing=True, autograph=False)
+    def start(self, window: np.ndarray, next_columns: np.ndarray) -> tuple[Any, np.ndarray]:
+        return self.inner.start(window)
 
-    def start(self, window: np.ndarray) -> tuple[Any, np.ndarray]:
-        import tensorflow as tf
+    def decide(self, steps: tuple[Any, np.ndarray], rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        probs = steps[1]
+        return keep_most_probable(rule(probs), probs, most), probs
 
-        window = np.asarray(window, dtype=np.float32)
-        projections = tf.stack([self._project(window[:, t]) for t in range(WINDOW)], axis=1)
-        probs = self._recur(projections).numpy()
-        whole_state, whole = self._whole.start(window)
-        if np.max(np.abs(probs - whole), initial=0) > AGREEMENT:
-            return ("window", whole_state), whole
-        return ("columns", projections), probs
-
-    def advance(self, state: Any, columns: np.ndarray) -> tuple[Any, np.ndarray]:
-        kind, inner = state
-        if kind == "window":
-            inner, probs = self._whole.advance(inner, columns)
-            return (kind, inner), probs
-        projections, probs = self._advance(inner, np.asarray(columns, np.float32))
-        return (kind, projections), probs.numpy()
-
-    def _projection(self, column):
-        """One column through the column layers and the LSTM's input kernel: (count, 4 × units)."""
-        import tensorflow as tf
-
-        features = column
-        for layer in self._column_layers:
-            features = layer(features, training=False)
-        return tf.matmul(tf.reshape(features, (tf.shape(column)[0], -1)), self._cell.kernel)
-
-    def _recurrence(self, projections):
-        """Keras's LSTMCell (implementation 2) over the window from zero state, then the output layers."""
-        import tensorflow as tf
-
-        cell = self._cell
-        h = tf.zeros((tf.shape(projections)[0], cell.units), dtype=projections.dtype)
-        c = h
-        for t in range(WINDOW):
-            z = tf.add(tf.add(projections[:, t], tf.matmul(h, cell.recurrent_kernel)), cell.bias)
-            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
-            c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
-            h = tf.sigmoid(z_o) * tf.tanh(c)
-        for layer in self._output_layers:
-            h = layer(h, training=False)
-        return h
-
-    def _slide(self, projections, columns):
-        import tensorflow as tf
-
-        projections = tf.concat([projections[:, 1:], self._projection(columns)[:, None]], axis=1)
-        return projections, self._recurrence(projections)
-
-
-_STEPPERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
-
-
-def stepper(model: Any) -> WindowStep | ColumnStep:
-    """The fastest stepper for a network, built (and traced) once per model."""
-    if model not in _STEPPERS:
-        parts = column_lstm_parts(model)
-        _STEPPERS[model] = ColumnStep(model, *parts) if parts else WindowStep(model)
-    return _STEPPERS[model]
-
-
-def column_lstm_parts(model: Any) -> tuple[list, Any, list] | None:
-    """(column layers, the LSTM, output layers) when a Sequential network has that shape, else None.
-
-    Column layers are a Reshape that only gives each column its own shape,
-    TimeDistributed wrappers (unwrapped: they run on one column) and Dropout
-    (nothing at inference). The LSTM must be Keras's fused cell with its
-    default activations, reading the window forwards and returning its last
-    output.
-    """
-    import keras
-    from keras import layers
-
-    if not isinstance(model, keras.Sequential):
-        return None
-    found = [i for i, layer in enumerate(model.layers) if isinstance(layer, layers.LSTM)]
-    if len(found) != 1:
-        return None
-    lstm = model.layers[found[0]]
-    cell = lstm.cell
-    if (lstm.return_sequences or lstm.go_backwards or lstm.stateful or cell.implementation != 2
-            or not cell.use_bias or cell.activation is not keras.activations.tanh
-            or cell.recurrent_activation is not keras.activations.sigmoid):
-        return None
-    column_layers = []
-    for layer in model.layers[:found[0]]:
-        if isinstance(layer, layers.Reshape) and layer.target_shape[:1] == (WINDOW,) \
-                and int(np.prod(layer.target_shape[1:])) == PITCHES:
-            column_layers.append(layers.Reshape(layer.target_shape[1:]))
-        elif isinstance(layer, layers.TimeDistributed):
-            column_layers.append(layer.layer)
-        elif not isinstance(layer, layers.Dropout):
-            return None
-    return column_layers, lstm, model.layers[found[0] + 1:]
+    def advance(self, steps: tuple[Any, np.ndarray], columns: np.ndarray) -> tuple[Any, np.ndarray]:
+        return self.inner.advance(steps[0], columns)

@@ -24,8 +24,9 @@ import numpy as np
 
 import pianoroll
 from pianoroll import PianorollError, bundle, dataset, metrics, model, pages
-from pianoroll.bundle import CONFIG_FILE, MODEL_FILE
+from pianoroll.bundle import CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE
 from pianoroll.model import ModelConfig
+from pianoroll.roll import WINDOW
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -37,7 +38,8 @@ HISTORY = "history.csv"
 LOSS_PLOT = "loss.png"
 LOGS = "logs"
 WORK = ".train"  # the run in flight: backup, best checkpoint, settings
-OURS = {MODEL_FILE, CONFIG_FILE, HISTORY, LOSS_PLOT, LOGS, WORK}
+OURS = {MODEL_FILE, CONFIG_FILE, WEIGHTS_FILE, HISTORY, LOSS_PLOT, LOGS, WORK}
+AGREEMENT_WINDOWS = 512  # held-out windows on which the numpy stepper is checked against Keras
 
 
 class TrainError(PianorollError):
@@ -88,16 +90,21 @@ def check_model_dir(model_dir: Path) -> None:
 def is_ours(name: str) -> bool:
     """A file a bundle or a run in flight writes, including the temporary names of files being written."""
     bare = name.lstrip(".")
-    temporary = name.startswith(".") and any(bare.startswith(ours) for ours in (MODEL_FILE, CONFIG_FILE, HISTORY, LOSS_PLOT))
+    temporary = name.startswith(".") and any(bare.startswith(ours) for ours in (MODEL_FILE, CONFIG_FILE, WEIGHTS_FILE, HISTORY, LOSS_PLOT))
     return name in OURS or temporary or name.startswith(f"{WORK}-worker-")
 
 
-def load_data(images_dir: Path, held_out_fraction: float) -> tuple[dict, list[str], list[str]]:
-    """The pieces and their split; a folder that cannot give both a training and a held-out set is refused."""
+def load_data(images_dir: Path, held_out_fraction: float,
+              held_out: list[str] | None = None) -> tuple[dict, list[str], list[str]]:
+    """The pieces and their split (by name hash, or the given held-out pieces); a folder without both sets is refused."""
     if not 0 < held_out_fraction < 1:
         raise TrainError(f"--held-out {held_out_fraction}: must be between 0 and 1")
     pieces = dataset.load(images_dir)
-    train, held_out = dataset.split(pieces, held_out_fraction)
+    if held_out is None:
+        train, held_out = dataset.split(pieces, held_out_fraction)
+    else:
+        held_out = [name for name in held_out if name in pieces]
+        train = [name for name in sorted(pieces) if name not in set(held_out)]
     if not train or not held_out:
         raise TrainError(f"{images_dir}: {len(pieces)} piece(s); training needs at least two "
                          "(one to learn from, one held out to measure on)")
@@ -107,12 +114,13 @@ def load_data(images_dir: Path, held_out_fraction: float) -> tuple[dict, list[st
 def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | None = None,
           seed: int = 0, held_out_fraction: float = 0.1, transpose: int = 0, patience: int | None = None,
           strategy: str = "none", backup_every: int = BACKUP_EVERY, verbose: int | str = "auto",
-          notify: Callable[[str], None] = lambda message: None) -> Result:
+          notify: Callable[[str], None] = lambda message: None, held_out: list[str] | None = None) -> Result:
     """Train ``config`` on the pages in ``images_dir`` and write the bundle to ``model_dir``.
 
     Running the same call again after an interruption continues the run;
     a call with other settings starts afresh. ``epochs`` and ``patience``
-    default to the configuration's. ``notify`` receives one-line news for
+    default to the configuration's. ``held_out`` names the pieces to hold out
+    (a benchmark's validation split) instead of a tenth chosen by name hash. ``notify`` receives one-line news for
     the user (what data, whether resumed); Keras prints its own progress
     bar when ``verbose``.
     """
@@ -127,8 +135,9 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
         raise TrainError("--strategy multiworker: set TF_CONFIG to describe the cluster (see the README)")
     images_dir, model_dir = Path(images_dir), Path(model_dir)
     check_model_dir(model_dir)
-    pieces, train_names, held_out_names = load_data(images_dir, held_out_fraction)
+    pieces, train_names, held_out_names = load_data(images_dir, held_out_fraction, held_out)
     summary = dataset.summary(pieces, train_names, held_out_names, images_dir, held_out_fraction)
+    summary["music"] = music_targets(pieces, train_names)
     resolution = next(iter(pieces.values()))[1]
     notify(f"{images_dir}: {summary['pieces']} pieces, {summary['frames']} columns at {resolution} quarter notes; "
            f"{len(held_out_names)} held out")
@@ -149,14 +158,15 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
 
     batch = config.batch_size * distribution.num_replicas_in_sync  # --batch-size is per device
     train_data = dataset.dataset(dataset.pieces_stream(pieces, train_names), batch, shuffle=True, seed=seed,
-                                 transpose=transpose)
+                                 transpose=transpose, inputs=config.inputs())
     held_out = dataset.pieces_stream(pieces, held_out_names)
     with distribution.scope():
         network = model.build(config)
         if strategy == "multiworker":
             fit_across_workers(network)
         if not finished(work):
-            history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch), epochs=epochs,
+            history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch, inputs=config.inputs()),
+                                  epochs=epochs,
                                   shuffle=False, callbacks=make_callbacks(work, model_dir, run, chief), verbose=verbose)
             epochs_run = len(history.epoch)
             mark_finished(work)
@@ -165,21 +175,58 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
         return Result({}, resumed_at, epochs_run)
     record = {"arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config), "seed": seed,
               "resolution": resolution, "data": summary, "transpose": transpose, "strategy": strategy}
-    return Result(write_bundle(work, model_dir, network, held_out, record), resumed_at, epochs_run)
+    return Result(write_bundle(work, model_dir, network, held_out, record, config), resumed_at, epochs_run)
 
 
 def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: dataset.Stream,
-                 record: dict[str, Any]) -> dict[str, Any]:
+                 record: dict[str, Any], config: ModelConfig) -> dict[str, Any]:
     """Measure the best model on the held-out pieces, then swap in history, plot and bundle; returns config.json."""
+    model.nade_layer()
     best = keras.models.load_model(work / "best.keras", compile=False) if (work / "best.keras").exists() else network
     rows = read_history(work / HISTORY)
-    record = {**record, "metrics": {"held_out": metrics.frame_scores(predict(best, held_out), held_out.targets)},
+    scores = metrics.frame_scores(predict(best, held_out, config.inputs()), held_out.targets)
+    weights, agreement = numpy_weights(best, held_out, config, record["resolution"])
+    record = {**record, "metrics": {"held_out": scores}, "stepping_agreement": agreement,
               "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__}
     pages.write_atomic(model_dir / HISTORY, (work / HISTORY).read_bytes())
     plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record['arch']}, {record['loss']}")
-    bundle.save(best, record, model_dir)
+    bundle.save(best, record, model_dir, weights)
     shutil.rmtree(work, ignore_errors=True)
     return record
+
+
+def numpy_weights(network: keras.Model, held_out: dataset.Stream, config: ModelConfig,
+                  resolution: float) -> tuple[dict[str, np.ndarray] | None, float | None]:
+    """Our network's weights for numpy stepping, once the numpy network is seen to agree with Keras.
+
+    Both compute the probabilities of the first held-out windows; the largest
+    difference is returned. Weights that disagree beyond float rounding
+    (``stepping.AGREEMENT``) are not written, and compose then steps with TensorFlow.
+    """
+    from pianoroll import stepping
+
+    if config.arch == "seed":
+        return None, None
+    weights = model.export_weights(network)
+    sample = dataclasses.replace(held_out, starts=held_out.starts[:AGREEMENT_WINDOWS])
+    given = sample.inputs(config.inputs())
+    expected = network.predict(given, verbose=0) if sample.windows else np.zeros((0, 1))
+    columns = sample.columns[sample.starts + WINDOW]
+    ours = stepping.ColumnNetwork(weights, resolution).probabilities(
+        given["window"], columns, given.get("column", np.zeros_like(given["window"][:, 0])))
+    difference = float(np.max(np.abs(ours - expected), initial=0.0))
+    return (weights if difference <= stepping.AGREEMENT else None), difference
+
+
+def music_targets(pieces: Mapping[str, tuple[np.ndarray, float]], names: list[str]) -> dict[str, float]:
+    """What the training music is like, for compose's vanish rule: notes per column, the longest note."""
+    from pianoroll import measures
+
+    found = [measures.piece_measures(pieces[name][0], pieces[name][1]) for name in names]
+    columns = sum(m.columns for m in found)
+    return {"density": sum(m.density * m.columns for m in found) / max(columns, 1),
+            "longest_note_beats": max((m.longest_note_beats for m in found), default=0.0),
+            "change_share": float(np.mean([m.change_share for m in found])) if found else 0.0}
 
 
 def make_strategy(name: str) -> "tf.distribute.Strategy":
@@ -328,11 +375,17 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.best, self.wait = best, since_best
 
 
-def predict(network: keras.Model, source: dataset.Stream, batch_size: int = 512) -> np.ndarray:
-    """The network's probabilities for every window of a stream, in order, streamed in batches."""
+def predict(network: keras.Model, source: dataset.Stream, inputs: tuple[str, ...] = ("window",),
+            batch_size: int = 512) -> np.ndarray:
+    """The network's probabilities for every window of a stream, in order, streamed in batches.
+
+    For a NADE head the true next column is fed in, so each pitch's
+    probability is conditioned on the true pitches below it: the NLL summed
+    over pitches is then the exact NLL of the column.
+    """
     if source.windows == 0:
         return np.zeros((0, source.frames.shape[1]), np.float32)
-    return network.predict(dataset.dataset(source, batch_size), verbose=0)
+    return network.predict(dataset.dataset(source, batch_size, inputs=inputs), verbose=0)
 
 
 def plot_history(rows: list[dict[str, float]], path: Path, title: str) -> None:

@@ -1,10 +1,19 @@
-"""Shared fixtures: real MIDI files built from py_midicsv's CSV text, so tests need no binary fixtures."""
+"""Shared fixtures: real MIDI files built from py_midicsv's CSV text, so tests need no binary fixtures;
+and require_program, so that tests of optional system programs skip on a bare machine but fail in CI.
+
+fluidsynth and Chromium are Debian packages, not pip's: ``make test`` on a
+machine without them must still be green, saying what it skipped and why. CI
+installs them (``.ci/run``) and sets CI=true, and there a missing program is a
+failure, so a broken install step cannot pass as a skip.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, NoReturn
 
 import py_midicsv
 import pytest
@@ -39,3 +48,30 @@ def make_midi(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+CI_VARIABLE, CI_ON = "CI", "true"  # .ci/run's setting: everything is installed, so nothing may be skipped
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip the test for a missing optional program, or fail it when CI=true."""
+    if os.environ.get(CI_VARIABLE) == CI_ON:
+        pytest.fail(f"{reason} (CI={CI_ON}: .ci/run installs it, so this test must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _require_program(name: str, why: str, needs: Iterable[Path] = ()) -> str:
+    """The program's path on PATH; ``needs``: files of which one must exist too (a soundfont)."""
+    program = shutil.which(name)
+    if program is None:
+        missing(f"{name}: not installed, needed {why}")
+    needs = tuple(needs)
+    if needs and not any(Path(path).is_file() for path in needs):
+        missing(f"{needs[0]}: missing, needed {why}")
+    return program
+
+
+@pytest.fixture
+def require_program() -> Callable[..., str]:
+    """require_program(name, why, needs=()) -> the program's path; skips (or, when CI=true, fails) if missing."""
+    return _require_program

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianoroll import PianorollError, bundle, compose, midi, model, pages
+from pianoroll import PianorollError, audio, bundle, compose, midi, model, pages, stepping
 from pianoroll import roll as rolls
 from pianoroll.commands import compose as command
 from pianoroll.compose import Settings
@@ -36,36 +36,59 @@ def chord_piece(rng: np.random.Generator) -> np.ndarray:
     return piece
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory) -> Path:
+def tiny(preset: str) -> model.ModelConfig:
+    return dataclasses.replace(model.PRESETS[preset], conv_filters=4, conv_kernel=5, lstm_units=16, nade_units=16)
+
+
+def save_bundle(root: Path, name: str, preset: str, images: Path, rng: np.random.Generator, weights: bool) -> Path:
+    """A tiny untrained network of a preset, its output biases spread so some pitches are likely and most not."""
     import keras
 
-    root = tmp_path_factory.mktemp("bundle")
-    rng = np.random.default_rng(7)
-    images = root / "images"
-    for name in TRAIN + HELD_OUT:
-        pages.write_pages(chord_piece(rng), images, name)
-    pages.write_manifest(images, [pages.Entry(source=f"{name}.mid", piece=name, pages=1, columns=PIECE_COLUMNS)
-                                  for name in TRAIN + HELD_OUT])
     keras.utils.set_random_seed(0)
-    config = model.ModelConfig(conv_filters=4, conv_kernel=5, lstm_units=16)
+    config = tiny(preset)
     network = model.build(config)
-    output = network.layers[-1]
+    output = network.get_layer("nade_output_bias" if config.head == "nade" else "output")
     output.bias.assign(rng.normal(-1.0, 1.2, PITCHES).astype("float32"))
     output.kernel.assign(output.kernel * 3)
     bundle.save(network, {
         "arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config), "seed": 0,
         "resolution": rolls.DEFAULT_RESOLUTION,
         "data": {"images": str(images), "pieces": 3, "frames": 3 * PIECE_COLUMNS, "train_pieces": TRAIN,
-                 "held_out_pieces": HELD_OUT, "held_out_fraction": 0.1},
+                 "held_out_pieces": HELD_OUT, "held_out_fraction": 0.1,
+                 "music": {"density": 3.0, "longest_note_beats": 1.0, "change_share": 0.25}},
         "metrics": {"held_out": {"nll": 70.0, "brier": 0.2, "f1": 0.1}}, "epochs": 0, "version": "0.1.0",
-    }, root / "model")
-    return root / "model"
+    }, root / name, model.export_weights(network) if weights else None)
+    return root / name
 
 
 @pytest.fixture(scope="module")
-def network(bundle_dir):
-    return bundle.load(bundle_dir).model
+def images_dir(tmp_path_factory) -> Path:
+    images = tmp_path_factory.mktemp("pages")
+    rng = np.random.default_rng(7)
+    for name in TRAIN + HELD_OUT:
+        pages.write_pages(chord_piece(rng), images, name)
+    pages.write_manifest(images, [pages.Entry(source=f"{name}.mid", piece=name, pages=1, columns=PIECE_COLUMNS)
+                                  for name in TRAIN + HELD_OUT])
+    return images
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory, images_dir) -> Path:
+    """The default network (NADE head, beat), stepped in numpy from its exported weights."""
+    return save_bundle(tmp_path_factory.mktemp("bundle"), "model", "convlstm", images_dir,
+                       np.random.default_rng(7), weights=True)
+
+
+@pytest.fixture(scope="module")
+def independent_dir(tmp_path_factory, images_dir) -> Path:
+    """The independent network, without exported weights: stepped through Keras like the seed's."""
+    return save_bundle(tmp_path_factory.mktemp("bundle"), "independent", "independent", images_dir,
+                       np.random.default_rng(8), weights=False)
+
+
+@pytest.fixture(scope="module")
+def step(bundle_dir):
+    return bundle.stepper(bundle_dir)
 
 
 @pytest.fixture(scope="module")
@@ -83,68 +106,98 @@ def compose_cli(*flags: str) -> int:
 # --- the rules -------------------------------------------------------------------------------
 
 
-def test_vanish_gives_the_seeds_columns(network, primer):
-    settings = Settings(vanish=0.6, vanish_inc=1.02)  # a fast-growing offset, so the growth matters
-    ours = compose.generate(network, primer[None], LENGTH, settings)[0]
+def test_seed_vanish_gives_the_seeds_columns(independent_dir, primer):
+    network = bundle.load(independent_dir).model
+    step = bundle.stepper(independent_dir)
+    assert isinstance(step, stepping.KerasStep)
+    settings = Settings(mode="seed-vanish", vanish=0.6, vanish_inc=1.02)  # a fast-growing offset, so the growth matters
+    ours = compose.generate(step, primer[None], LENGTH, settings)[0]
     theirs = seed_loop(network, primer, LENGTH, settings.vanish, settings.vanish_inc)
     assert 0 < ours.mean() < 1, "decisions should be neither all on nor all off"
     assert np.array_equal(ours, theirs)
     assert ours[-5:].sum() > ours[:5].sum(), "the growing offset turns more pitches on"
 
 
-def windows_of(primer: np.ndarray, song: np.ndarray) -> np.ndarray:
-    """The window the model saw before each composed column."""
+def conditionals(step, primer: np.ndarray, song: np.ndarray) -> np.ndarray:
+    """For every composed column, each pitch's probability given the window and the pitches below it as decided."""
     frames = np.concatenate([primer, song])
-    return np.stack([frames[i:i + WINDOW] for i in range(len(song))])
+    windows = np.stack([frames[i:i + WINDOW] for i in range(len(song))])
+    return step.network.probabilities(windows, WINDOW + np.arange(len(song)), song)
 
 
-def test_threshold_with_a_cap_keeps_the_most_probable(network, primer):
-    song = compose.generate(network, primer[None], LENGTH, Settings(mode="threshold", threshold=0.3, max_notes=2))[0]
-    probs = network.predict(windows_of(primer, song), verbose=0)
-    for column, p in zip(song, probs):
-        above = np.flatnonzero(p >= 0.3)
-        expected = above[np.argsort(-p[above], kind="stable")[:2]]
-        assert sorted(np.flatnonzero(column)) == sorted(expected)
-    assert song.sum(axis=1).max() == 2
+def test_threshold_decides_pitch_by_pitch_and_stops_at_the_cap(step, primer):
+    song = compose.generate(step, primer[None], LENGTH, Settings(mode="threshold", threshold=0.3, max_notes=2))[0]
+    for column, p in zip(song > 0.5, conditionals(step, primer, song)):
+        on = np.flatnonzero(column)
+        assert np.all(p[on] >= 0.3), "every note was likely enough, given the notes below it"
+        below_last = np.arange(on[-1] if on.size == 2 else PITCHES)
+        assert np.all(p[below_last][~column[below_last]] < 0.3), "no pitch was passed over that was likely enough"
+    assert song.sum(axis=1).max() == 2 and song.sum() > LENGTH
 
 
-def test_sampling_follows_the_seed_and_the_temperature(network, primer):
+def test_sampling_follows_the_seed_and_the_temperature(step, primer):
     sample = Settings(mode="sample")
-    first = compose.generate(network, primer[None], LENGTH, sample, seed=1)
-    assert np.array_equal(first, compose.generate(network, primer[None], LENGTH, sample, seed=1))
-    assert not np.array_equal(first, compose.generate(network, primer[None], LENGTH, sample, seed=2))
-    cold = compose.generate(network, primer[None], LENGTH, Settings(mode="sample", temperature=1e-6), seed=5)
-    warm = compose.generate(network, primer[None], LENGTH, Settings(mode="threshold", threshold=0.5))
+    first = compose.generate(step, primer[None], LENGTH, sample, seed=1)
+    assert np.array_equal(first, compose.generate(step, primer[None], LENGTH, sample, seed=1))
+    assert not np.array_equal(first, compose.generate(step, primer[None], LENGTH, sample, seed=2))
+    cold = compose.generate(step, primer[None], LENGTH, Settings(mode="sample", temperature=1e-6), seed=5)
+    warm = compose.generate(step, primer[None], LENGTH, Settings(mode="threshold", threshold=0.5))
     assert np.array_equal(cold, warm), "near temperature 0 sampling is the 0.5 threshold"
 
 
+def decider(mode: str, count: int, **settings) -> compose.Decider:
+    chosen = Settings(mode=mode, **settings)
+    return compose.DECIDERS[mode](chosen, compose.Targets(density=3, longest_note=4), count, np.random.default_rng(0))
+
+
 def test_draws_have_the_tempered_probability():
-    rng = np.random.default_rng(0)
     probs = np.full((20_000, PITCHES), 0.3, dtype=np.float32)
-    on = compose.decide(probs, np.float32(0), Settings(mode="sample"), rng)
+    on = decider("sample", len(probs)).rule(np.zeros_like(probs, bool))(probs)
     assert abs(on.mean() - 0.3) < 0.01
     assert np.allclose(compose.tempered(np.array([0.3, 0.5, 0.9]), 1.0), [0.3, 0.5, 0.9])
     assert np.allclose(compose.tempered(np.array([0.25]), 2.0), [1 / (1 + np.sqrt(3))])
 
 
-def test_vanish_offset_grows_by_repeated_multiplication():
+def test_seed_vanish_offset_grows_by_repeated_multiplication():
     offsets = compose.vanish_offsets(Settings(vanish=0.5, vanish_inc=2 ** 0.5))
     assert [float(next(offsets)) for _ in range(3)] == pytest.approx([0.5, 0.5 * 2 ** 0.5, 1.0])
     probs = np.array([[0.34, 0.35, 0.36]], dtype=np.float32)
-    assert compose.decide(probs, np.float32(0.65), Settings(), None).tolist() == [[False, True, True]]
+    assert decider("seed-vanish", 1, vanish=0.65).rule(probs > 1)(probs).tolist() == [[False, True, True]]
 
 
-def test_a_batch_steps_every_piece_alike(network, primer):
-    batch = compose.generate(network, np.repeat(primer[None], 4, axis=0), LENGTH, Settings(mode="threshold", threshold=0.3))
+def test_vanish_sounds_likely_pitches_in_proportion_and_never_unlikely_ones():
+    count = 20_000
+    probs = np.tile(np.linspace(0, 1, PITCHES, dtype=np.float32), (count, 1))
+    on = decider("vanish", count, vanish=0.6).rule(np.zeros((count, PITCHES), bool))(probs)
+    expected = np.clip(1 - (1 - probs[0]) / 0.6, 0, 1)  # p + 0.6·u >= 1 for u uniform in [0, 1)
+    assert np.all(on[:, probs[0] < 0.4] == 0) and np.all(on[:, -1])
+    assert np.max(np.abs(on.mean(axis=0) - expected)) < 0.02
+
+
+def test_vanish_steers_its_offset_towards_the_training_density_and_lets_long_notes_go():
+    vanish = decider("vanish", 2, vanish=0.5, vanish_inc=1.1)
+    sparse, full = np.zeros(PITCHES, bool), np.zeros(PITCHES, bool)
+    full[:6] = True  # six notes against the training music's three
+    for _ in range(3):
+        vanish.record(np.stack([sparse, full]))
+    assert vanish.offset[:, 0] == pytest.approx([0.5 * 1.1 ** 3, 0.5 / 1.1 ** 3])
+    vanish.record(np.stack([full, full]))  # the second piece has now held its notes for 4 columns
+    certain = np.ones((2, PITCHES), np.float32)
+    on = vanish.rule(np.stack([full, full]))(certain)
+    assert on[0].all() and not on[1, :6].any() and on[1, 6:].all(), "a note as long as the longest is let go"
+
+
+def test_a_batch_steps_every_piece_alike(step, primer):
+    batch = compose.generate(step, np.repeat(primer[None], 4, axis=0), LENGTH, Settings(mode="threshold", threshold=0.3))
     assert batch.shape == (4, LENGTH, PITCHES)
     assert all(np.array_equal(batch[0], piece) for piece in batch[1:])
 
 
 @pytest.mark.parametrize("bad", [Settings(mode="loud"), Settings(vanish=1.2), Settings(vanish_inc=0),
                                  Settings(threshold=0), Settings(temperature=-1), Settings(max_notes=0)])
-def test_settings_that_cannot_make_music(bad, network, primer):
+def test_settings_that_cannot_make_music(bad, step, primer):
     with pytest.raises(compose.ComposeError):
-        compose.generate(network, primer[None], 2, bad)
+        compose.generate(step, primer[None], 2, bad)
 
 
 # --- primers -------------------------------------------------------------------------------
@@ -177,9 +230,9 @@ def test_png_and_midi_primers_are_their_first_columns(tmp_path):
 
 
 def wav_rms(path: Path) -> float:
-    with wave.open(str(path)) as audio:
-        assert audio.getsampwidth() == 2 and audio.getframerate() == 44100
-        samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2").astype(np.float64)
+    with wave.open(str(path)) as sound:
+        assert sound.getsampwidth() == 2 and sound.getframerate() == audio.SAMPLE_RATE
+        samples = np.frombuffer(sound.readframes(sound.getnframes()), dtype="<i2").astype(np.float64)
     return float(np.sqrt(np.mean(samples ** 2)))
 
 
@@ -201,6 +254,7 @@ def test_compose_writes_music_to_look_at_and_listen_to(bundle_dir, tmp_path, cap
         assert record["primer"]["source"].split("@")[0] in TRAIN
         assert record["bundle"]["path"] == str(bundle_dir) and record["bundle"]["arch"] == "convlstm"
         assert wav_rms(out / record["files"]["wav"]) > 100, "the WAV should not be silence"
+        assert record["renderer"].split()[0] in ("fluidsynth", "midirenderer") and record["audio"] is None
     index = (out / "index.html").read_text()
     assert all(f'src="{r["files"]["png"]}"' in index and f'src="{r["files"]["wav"]}"' in index for r in records)
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary files left"
@@ -219,8 +273,27 @@ def test_same_bundle_options_and_seed_give_the_same_bytes(bundle_dir, tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
-def test_without_fluidsynth_the_rest_is_written(bundle_dir, tmp_path, monkeypatch, capsys):
+def test_without_fluidsynth_the_pip_renderer_plays(bundle_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    out = tmp_path / "output"
+    compose_cli("--model", str(bundle_dir), "--out", str(out), "--length", "12", "--name", "pip")
+    record = json.loads((out / "pip.json").read_text())
+    assert record["renderer"] == "midirenderer TimGM6mb" and record["files"]["wav"] == "pip.wav"
+    assert wav_rms(out / "pip.wav") > 100, "the WAV should not be silence"
+
+
+def test_no_audio_writes_the_rest(bundle_dir, tmp_path, capsys):
+    out = tmp_path / "output"
+    compose_cli("--model", str(bundle_dir), "--out", str(out), "--length", "12", "--name", "mute", "--no-audio")
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "mute.json", "mute.mid", "mute.png"]
+    record = json.loads((out / "mute.json").read_text())
+    assert record["files"]["wav"] is None and record["renderer"] is None and record["audio"] == compose.NO_AUDIO
+    assert "no-audio" not in capsys.readouterr().out
+
+
+def test_without_any_renderer_the_rest_is_written(bundle_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(audio, "PIP_RENDERER", "pianoroll_no_such_renderer")
     out = tmp_path / "output"
     compose_cli("--model", str(bundle_dir), "--out", str(out), "--length", "12", "--name", "quiet")
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "quiet.json", "quiet.mid", "quiet.png"]
@@ -257,7 +330,8 @@ def test_a_piece_that_stops_moving_gets_a_hint(bundle_dir, tmp_path, capsys):
 def bundle_copy(bundle_dir: Path, target: Path, **changes) -> Path:
     """The bundle with some of its config.json changed."""
     target.mkdir()
-    (target / "model.keras").write_bytes((bundle_dir / "model.keras").read_bytes())
+    for name in ("model.keras", "weights.npz"):
+        (target / name).write_bytes((bundle_dir / name).read_bytes())
     config = json.loads((bundle_dir / "config.json").read_text())
     (target / "config.json").write_text(json.dumps({**config, **changes}))
     return target
@@ -278,7 +352,7 @@ def bundle_copy(bundle_dir: Path, target: Path, **changes) -> Path:
     (["--count", "2.5"], "--count 2.5"),
     (["--vanish", "1.5"], "--vanish 1.5: must be at least 0 and below 1"),
     (["--max-notes", "0"], "--max-notes 0: must be between 1 and 106"),
-    (["--mode", "loud"], "--mode loud: must be one of vanish, threshold, sample"),
+    (["--mode", "loud"], "--mode loud: must be one of vanish, seed-vanish, threshold, sample"),
     (["--name", "../up"], "--name ../up"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing(bundle_dir, tmp_path, flags, says):

@@ -1,20 +1,23 @@
-"""gallery: output/index.html, opened in headless Chromium: rolls load, audio sources exist."""
+"""gallery: output/index.html, opened in headless Chromium: rolls load, audio sources exist.
+
+Chromium is a Debian package: without it the browser test is skipped, except in CI (see conftest).
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
-import shutil
+import json
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pianoroll import compose, gallery
+from pianoroll import audio, compose, gallery
 from pianoroll.roll import PITCHES
 
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+BROWSER_TEST = "for the gallery's browser test (apt-get install chromium chromium-driver)"
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run")
@@ -38,7 +41,8 @@ def gallery_dir(tmp_path, monkeypatch) -> Path:
     out = tmp_path / "output"
     write(out, "with sound", 24)
     with monkeypatch.context() as quiet:
-        quiet.setenv("PATH", str(tmp_path / "nothing"))  # no fluidsynth for this one
+        quiet.setenv("PATH", str(tmp_path / "nothing"))  # no fluidsynth for this one,
+        quiet.setattr(audio, "PIP_RENDERER", "pianoroll_no_such_renderer")  # nor the pip renderer
         write(out, "silent", 40)
     (out / "notes.json").write_text('{"not": "a piece"}')
     gallery.write_index(out)
@@ -50,6 +54,14 @@ def test_index_lists_every_piece_and_nothing_else(gallery_dir):
     assert index.count("<section") == 2
     assert 'src="with%20sound.png"' in index and 'src="with%20sound.wav"' in index
     assert "No audio: fluidsynth: not installed" in index and "silent.wav" not in index
+
+
+def test_each_wav_says_what_played_it(gallery_dir):
+    path = gallery_dir / "with sound.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "renderer": "midirenderer TimGM6mb"}))
+    index = gallery.write_index(gallery_dir).read_text()
+    assert index.count('<p class="renderer">Played by midirenderer TimGM6mb</p>') == 1
+    assert index.count("Played by") == 1, "a piece without a WAV names no renderer"
 
 
 def serve(folder: Path) -> http.server.ThreadingHTTPServer:
@@ -65,16 +77,16 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def browser(tmp_path):
-    if not CHROMEDRIVER.is_file() or shutil.which("chromium") is None:
-        pytest.fail(f"{CHROMEDRIVER} or chromium missing: install chromium and chromium-driver (.ci/run does)")
+def browser(tmp_path, require_program):
+    require_program("chromium", BROWSER_TEST)
+    driver_path = require_program("chromedriver", BROWSER_TEST)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
     yield driver
     driver.quit()
 

@@ -1,4 +1,4 @@
-"""stepping: the column-cached stepper gives the whole network's probabilities, step after step."""
+"""stepping: the numpy network gives Keras's probabilities, and a NADE column is decided pitch by pitch."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from pianoroll import model, stepping
-from pianoroll.roll import PITCHES, WINDOW
+from pianoroll.roll import PITCHES, WINDOW, beat_features
 
-STEPS = 10
 
 
 def network(preset: str, **changes):
@@ -27,28 +26,60 @@ def columns(rng: np.random.Generator, count: int) -> np.ndarray:
     return (rng.random((count, PITCHES)) < 0.08).astype(np.float32)
 
 
-@pytest.mark.parametrize("count", [1, 3])
-def test_column_step_follows_the_whole_network(count):
-    net = network("convlstm", conv_filters=4, conv_kernel=5, lstm_units=24)
-    step = stepping.stepper(net)
-    assert isinstance(step, stepping.ColumnStep)
-    rng = np.random.default_rng(count)
-    window = np.stack([columns(rng, count) for _ in range(WINDOW)], axis=1)
-    state, probs = step.start(window)
-    assert state[0] == "columns", "the cached path must agree with the network on the primer"
-    for _ in range(STEPS):
-        expected = np.asarray(net(window, training=False))  # Keras's own path, eagerly
-        assert np.max(np.abs(probs - expected)) <= 1e-6
-        new = columns(rng, count)
-        window = np.concatenate([window[:, 1:], new[:, None]], axis=1)
-        state, probs = step.advance(state, new)
-
-
-def test_other_shapes_of_network_step_the_whole_window():
+def test_the_seed_network_steps_through_keras():
     seed_net = network("seed")
-    assert stepping.column_lstm_parts(seed_net) is None, "the seed's LSTM runs over a time axis of one"
-    step = stepping.stepper(seed_net)
-    assert isinstance(step, stepping.WindowStep)
+    step = stepping.KerasStep(seed_net)
     window = columns(np.random.default_rng(0), WINDOW)[None]
-    _, probs = step.start(window)
-    assert np.allclose(probs, seed_net.predict(window, verbose=0), atol=1e-6)
+    state = step.start(window, np.array([WINDOW]))
+    on, probs = step.decide(state, lambda p: p >= 0.5)
+    assert np.allclose(probs, seed_net.predict(window, verbose=0), atol=1e-6) and np.array_equal(on, probs >= 0.5)
+    moved = np.concatenate([window[:, 1:], on[:, None].astype(np.float32)], axis=1)
+    _, probs = step.advance(state, on.astype(np.float32))
+    assert np.allclose(probs, seed_net.predict(moved, verbose=0), atol=1e-6)
+
+
+def tiny(preset: str, **changes) -> model.ModelConfig:
+    import dataclasses
+
+    return dataclasses.replace(model.PRESETS[preset], conv_filters=4, conv_kernel=5, lstm_units=24, nade_units=20,
+                               **changes)
+
+
+def keras_inputs(config: model.ModelConfig, window: np.ndarray, next_columns: np.ndarray, column: np.ndarray) -> dict:
+    given = {"window": window, "beat": beat_features(next_columns, 0.25), "column": column}
+    return {name: given[name] for name in config.inputs()}
+
+
+@pytest.mark.parametrize("preset, changes", [("convlstm", {}), ("convlstm", {"beat": False, "conv_layers": 2}),
+                                             ("independent", {})])
+def test_the_numpy_network_gives_keras_probabilities(preset, changes):
+    import keras
+
+    keras.utils.set_random_seed(2)
+    config = tiny(preset, **changes)
+    net = model.build(config)
+    rng = np.random.default_rng(0)
+    window = np.stack([columns(rng, 6) for _ in range(WINDOW)], axis=1)
+    next_columns, column = rng.integers(0, 64, 6), columns(rng, 6)
+    expected = np.asarray(net(keras_inputs(config, window, next_columns, column), training=False))
+    ours = stepping.ColumnNetwork(model.export_weights(net), 0.25).probabilities(window, next_columns, column)
+    assert np.max(np.abs(ours - expected)) <= stepping.AGREEMENT
+
+
+def test_nade_decides_each_pitch_given_the_ones_below_as_a_pitch_by_pitch_loop_would():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    network = stepping.ColumnNetwork(model.export_weights(model.build(tiny("convlstm"))), 0.25)
+    rng = np.random.default_rng(1)
+    window = np.stack([columns(rng, 5) for _ in range(WINDOW)], axis=1)
+    next_columns = np.arange(5)
+    draws = rng.random((5, PITCHES)) * 0.2  # low draws: several notes a column
+    step = stepping.NumpyStep(network)
+    decided, probs = step.decide(step.start(window, next_columns), lambda p: draws < p)
+    slow = np.zeros((5, PITCHES), np.float32)
+    for pitch in range(PITCHES):  # one pitch at a time, each given the decisions below it
+        p = network.probabilities(window, next_columns, slow)[:, pitch]
+        slow[:, pitch] = draws[:, pitch] < p
+        assert np.allclose(probs[:, pitch], p, atol=1e-6)
+    assert np.array_equal(decided, slow > 0.5) and 5 < decided.sum() < 5 * PITCHES

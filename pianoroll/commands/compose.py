@@ -2,10 +2,15 @@
 
 Each piece starts from a primer window (by default a random window of the
 bundle's training pieces, chosen by --seed), then the model is stepped one
-column at a time. --mode vanish is the seed's rule (a pitch sounds when
-p + v >= 1, v starting at --vanish and multiplied by --vanish-inc every step);
-threshold and sample are the alternatives. The same bundle, options and seed
-always give the same MIDI bytes.
+column at a time, each column decided pitch by pitch, lowest first.
+--mode vanish (the default): a pitch sounds when p + v·u >= 1, u drawn
+uniformly in [0, 1), so the pitches the network believes in sound and held
+notes are let go now and then; v starts at --vanish and is multiplied by
+--vanish-inc after every column sparser than the training music (divided
+after every denser one). --mode seed-vanish is the seed's rule exactly
+(p + v >= 1, v multiplied by --vanish-inc every step); threshold and sample
+are the alternatives. The same bundle, options and seed always give the same
+MIDI bytes.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a MIDI file, score or PNG page to start from (its first columns), or `{SILENCE_PRIMER}`; "
                              "default: a random window of the bundle's training pieces")
     parser.add_argument("--bpm", default="120", help="tempo of the MIDI and WAV (default: %(default)s)")
+    parser.add_argument("--no-audio", action="store_true", help="write no WAV (MIDI, PNG and JSON only)")
     parser.add_argument("--name", default=None, help="file name of the piece (default: <model>-<mode>-seed<seed>-<options digest>; "
                                                      "numbered -1, -2, … with --count)")
 
@@ -104,18 +110,19 @@ def run(args: argparse.Namespace) -> int:
     for primer in {p.source: p for p in primers if p.padded}.values():
         print(f"{primer.source}: shorter than the {len(primer.frames)}-column window; "
               f"{primer.padded} silent columns put in front")
-    loaded = bundle.load(Path(args.model))
+    step = bundle.stepper(Path(args.model))
     with tqdm(total=chosen["length"], unit="column", desc=f"composing {len(names)}", leave=False) as bar:
-        songs = compose.generate(loaded.model, [p.frames for p in primers], chosen["length"],
-                                 settings, chosen["seed"], progress=lambda done: bar.update(done - bar.n))
-    summary = compose.bundle_summary(loaded.path, loaded.config)
+        songs = compose.generate(step, [p.frames for p in primers], chosen["length"], settings, chosen["seed"],
+                                 progress=lambda done: bar.update(done - bar.n),
+                                 next_columns=[p.next_column for p in primers], targets=compose.targets(config))
+    summary = compose.bundle_summary(Path(args.model), config)
     pieces = [(name, song, {"kind": "composition", "options": chosen, "seed": chosen["seed"], "index": index,
                             "primer": {"source": primer.source, "padded": primer.padded}, "bundle": summary})
               for index, (name, song, primer) in enumerate(zip(names, songs, primers), start=1)]
     out = Path(args.out)
-    written = compose.write_pieces(out, pieces, loaded.resolution, chosen["bpm"])
+    written = compose.write_pieces(out, pieces, float(config["resolution"]), chosen["bpm"], sound=not args.no_audio)
     index = gallery.write_index(out)
-    for missing in sorted({record["audio"] for record in written if record["audio"]}):
+    for missing in sorted({record["audio"] for record in written if record["audio"] and not args.no_audio}):
         print(missing)
     for record in written:
         stats = record["statistics"]

@@ -1,10 +1,12 @@
 """Measure a model on its held-out pieces: per-frame NLL and Brier against baselines, and composed music against real music.
 
 Writes reports/evaluation.md, reports/evaluation.json and reports/density.png.
-With --bench chorales it runs the fixed chorale benchmark instead: the
-built-in chorales at quarter-note resolution, the seed network and the
-default trained on the same split, both scored beside the baselines and the
-published figures, into reports/chorales.md and reports/chorales.json.
+--on DIR scores the model on every piece of another folder of pages instead of
+its held-out pieces. --bench runs a fixed benchmark instead: `chorales` (the
+built-in chorales at quarter-note resolution, the seed network and the default
+trained on one split, into reports/chorales.{md,json}) or `jsb` (JSB Chorales
+from --bench-data FILE: trained on `train`, the epoch picked on `valid`,
+scored on `valid` and `test`, into reports/jsb.{md,json}).
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="columns per composed piece (default: the median held-out piece)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for composing and training (default: 0)")
     parser.add_argument("--reports", default="reports", help="folder for the reports (default: reports)")
-    parser.add_argument("--bench", choices=["chorales"], default=None,
+    parser.add_argument("--on", default=None, metavar="DIR",
+                        help="score the model on every piece of this folder of pages (default: its held-out pieces)")
+    parser.add_argument("--bench", choices=["chorales", "jsb"], default=None,
                         help="run a fixed benchmark instead of evaluating --model")
-    parser.add_argument("--bench-data", default="data/chorales-1.0",
-                        help="pages for the chorale benchmark (default: data/chorales-1.0)")
-    parser.add_argument("--bench-models", default="models/chorales",
-                        help="where the chorale benchmark keeps its bundles (default: models/chorales)")
+    parser.add_argument("--bench-data", default=None, metavar="PATH",
+                        help="chorales: pages folder (default: data/chorales-1.0); jsb: the JSB Chorales JSON file")
+    parser.add_argument("--bench-models", default=None, metavar="DIR",
+                        help="where a benchmark keeps its bundles (default: models/<bench>)")
+    parser.add_argument("--epochs", type=int, default=None, help="jsb: most epochs per network (default: 60)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,9 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from pianoroll.bundle import write_json
 
     reports = Path(args.reports)
+    models = Path(args.bench_models or f"models/{args.bench}")
+    if args.bench == "jsb":
+        return run_jsb(args, reports, models)
     if args.bench == "chorales":
-        result = evaluate.chorales(Path(args.bench_data), Path(args.bench_models), seed=args.seed,
-                                count=args.count, progress=print)
+        result = evaluate.chorales(Path(args.bench_data or "data/chorales-1.0"), models, seed=args.seed,
+                                   count=args.count, progress=print)
         text = evaluate.chorales_markdown(result)
         write_report(reports / "chorales.md", text)
         write_json(reports / "chorales.json", result)
@@ -48,13 +56,30 @@ def run(args: argparse.Namespace) -> int:
         return 0
     model = bundle.load(Path(args.model))
     others = [bundle.load(Path(path)) for path in args.compare]
-    report = evaluate.evaluate(model, others, count=args.count, length=args.length, seed=args.seed, progress=print)
+    report = evaluate.evaluate(model, others, count=args.count, length=args.length, seed=args.seed,
+                               on=Path(args.on) if args.on else None, progress=print)
     text = evaluate.markdown(report)
     write_report(reports / "evaluation.md", text)
     write_json(reports / "evaluation.json", report)
     evaluate.plot_density(report, reports / "density.png")
     print(text)
     print(f"wrote {reports / 'evaluation.md'}, {reports / 'evaluation.json'} and {reports / 'density.png'}")
+    return 0
+
+
+def run_jsb(args: argparse.Namespace, reports: Path, models: Path) -> int:
+    from pianoroll import PianorollError, jsb
+    from pianoroll.bundle import write_json
+
+    if args.bench_data is None:
+        raise PianorollError("--bench jsb needs --bench-data FILE (the JSB Chorales JSON: train, valid, test)")
+    result = jsb.benchmark(Path(args.bench_data), Path("data/jsb"), models, seed=args.seed,
+                           epochs=args.epochs or jsb.EPOCHS, progress=print)
+    text = jsb.markdown(result)
+    write_report(reports / "jsb.md", text)
+    write_json(reports / "jsb.json", result)
+    print(text)
+    print(f"wrote {reports / 'jsb.md'} and {reports / 'jsb.json'}")
     return 0
 
 
