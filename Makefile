@@ -18,7 +18,7 @@ LOSS       ?=
 SEED       ?= 0
 OUT        ?= output
 VANISH     ?= 0.65
-VANISH_INC ?= 1.001
+VANISH_INC ?=
 LENGTH     ?= 106
 PRIMER     ?=
 COUNT      ?= 1
@@ -67,7 +67,7 @@ $(MODEL)/model.keras:
 
 compose: install $(MODEL)/model.keras
 	$(PIANOROLL) compose --model $(MODEL) --out $(OUT) --mode $(MODE) --vanish $(VANISH) \
-		--vanish-inc $(VANISH_INC) --length $(LENGTH) --count $(COUNT) --seed $(SEED) \
+		$(call opt,--vanish-inc,$(VANISH_INC)) --length $(LENGTH) --count $(COUNT) --seed $(SEED) \
 		$(call opt,--primer,$(PRIMER)) $(call opt,--threshold,$(THRESHOLD)) \
 		$(call opt,--temperature,$(TEMPERATURE)) $(call opt,--max-notes,$(MAX_NOTES)) $(call opt,--bpm,$(BPM))
 

@@ -52,7 +52,7 @@ class Settings:
 
     mode: str = "vanish"
     vanish: float = 0.65
-    vanish_inc: float = 1.001
+    vanish_inc: float = 1.01  # VANISH_INC gives the default per rule
     threshold: float = 0.5
     temperature: float = 1.0
     max_notes: int | None = None
@@ -117,17 +117,23 @@ def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
 class Targets:
     """What the training music was like: the bounds the vanish rule keeps a piece within."""
 
-    density: float = 3.5  # sounding notes per column
-    longest_note: int = 64  # columns
+    density: float = 4.0  # sounding notes per column (a chorale's four voices)
+    longest_note: int = 100  # columns
+    span: int = 16  # columns the running density is taken over: a 4/4 bar at the default resolution
 
 
 def targets(config: dict[str, Any]) -> Targets:
     """The vanish rule's bounds from a bundle's record of its training music (defaults for older bundles)."""
     music = (config.get("data") or {}).get("music") or {}
     default = Targets()
+    resolution = float(config["resolution"])
     longest = music.get("longest_note_beats")
     return Targets(density=float(music.get("density", default.density)),
-                   longest_note=max(1, round(longest / float(config["resolution"]))) if longest else default.longest_note)
+                   longest_note=max(1, round(longest / resolution)) if longest else default.longest_note,
+                   span=max(1, round(BAR_BEATS / resolution)))
+
+
+BAR_BEATS = 4.0  # the vanish rule's running density covers a 4/4 bar
 
 
 class Decider:
@@ -163,40 +169,49 @@ class SeedVanish(Decider):
 class Vanish(Decider):
     """vanish_proof that neither freezes nor floods: the default rule.
 
-    A pitch sounds when p + v·u >= 1, where u is drawn uniformly in [0, 1) for
-    every pitch and column. A pitch the network gives less than 1 - v never
-    sounds; above that, the more likely a pitch, the more often it sounds,
-    reaching always at p = 1. So VANISH still lifts the notes the network
-    believes in, as the seed's offset did, but a held note is let go now and
-    then, and the network's next column starts from the change.
+    The seed added its offset v to every probability: a pitch sounded when
+    p + v >= 1. With a network that knows a sixteenth-note grid, "the same
+    column again" is always the likeliest, so that rule holds one chord for
+    ever. Here the offset lifts only the notes that would start, and a held
+    note has to be chosen again:
 
-    The offset v of each piece is then steered like Johnson's conservativity:
-    multiplied by vanish_inc after every column that holds fewer notes than
-    the training music does on average, divided by it after every column that
-    holds more, and kept within [VANISH_MIN, VANISH_MAX]. So a piece that
-    thins out is lifted and a piece that fills up is calmed, however long.
-    A note held as long as the longest note of the training music is let go.
+    - a pitch not sounding starts when p + v >= 1 (the seed's rule, decided
+      pitch by pitch, so the NADE picks a chord, not pieces of several);
+    - a pitch sounding goes on with probability p², as if drawn twice, so a
+      note the network is sure of (p = 0.97) lasts about 16 columns on
+      average and a doubtful one ends soon;
+    - a note as long as the longest note of the training music ends.
+
+    The offset v of each piece is steered like Johnson's conservativity:
+    multiplied by vanish_inc after every column while the piece's density
+    over the last bar (a running mean) is below the training music's, and
+    divided by it while above, within [0, VANISH_MAX]. So a piece that thins
+    out lifts its new notes and a piece that fills up holds them back, over
+    any length.
     """
 
     def __init__(self, *args):
         super().__init__(*args)
         self.offset = np.full((self.count, 1), self.settings.vanish)
         self.held = np.zeros((self.count, PITCHES), np.int64)  # columns each pitch has sounded for
+        self.density = np.full((self.count, 1), float(self.targets.density))  # notes per column over about a bar
 
     def rule(self, sounding: np.ndarray) -> stepping.Rule:
         draws = self.rng.random((self.count, PITCHES))
         allowed = self.held < self.targets.longest_note
-        return lambda p: (p + self.offset * draws >= 1) & allowed
+        offset = self.offset
+        return lambda p: np.where(sounding, draws < p * p, p + offset >= 1) & allowed
 
     def record(self, column: np.ndarray) -> None:
         self.held = np.where(column, self.held + 1, 0)
-        notes = column.sum(axis=1, keepdims=True)
-        growth = np.where(notes < self.targets.density, self.settings.vanish_inc, 1 / self.settings.vanish_inc)
-        self.offset = np.clip(self.offset * growth, VANISH_MIN, VANISH_MAX)
+        self.density += (column.sum(axis=1, keepdims=True) - self.density) / self.targets.span
+        growth = np.where(self.density < self.targets.density, self.settings.vanish_inc, 1 / self.settings.vanish_inc)
+        self.offset = np.clip(self.offset * growth, 0.0, VANISH_MAX)
 
 
-VANISH_MIN, VANISH_MAX = 0.05, 0.99  # the range the steered offset stays in
+VANISH_MAX = 0.99  # the steered offset stays below 1, so a pitch the network rules out (p = 0) never starts
 DECIDERS = {"vanish": Vanish, "seed-vanish": SeedVanish, "threshold": Decider, "sample": Decider}
+VANISH_INC = {"vanish": 1.01, "seed-vanish": 1.001}  # the default per rule: steering within a bar or two; the seed's
 
 
 def generate(

@@ -10,9 +10,11 @@ Prediction quality is measured per frame on the pieces the bundle held out
   ε is the value that minimises NLL on the training pieces.
 
 A model that cannot beat "repeat" has not learned music, only that notes last.
-Generated music is then compared with the held-out pieces on the statistics of
-``metrics.piece_statistics``: whether it is as full, as wide, in the same
-keys, and whether it keeps its density from the first quarter to the last.
+Generated music is then compared with the held-out pieces on the measures of
+``measures.py``: whether it moves, how long its notes are, whether it is as
+full and as wide, whether its columns are chords, in which keys, whether it
+keeps its density from the first quarter to the last, and whether a
+classifier can tell it from the real pieces.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ DENSITY_BAND = 0.25  # the goal: composed density within ±25% of held-out music
 PROFILE_BINS = 20  # density over relative time, for density.png
 MODES = {  # the ways compose turns probabilities into notes, at their usual settings
     "vanish": {"mode": "vanish", "vanish": 0.65},
-    "seed-vanish": {"mode": "seed-vanish", "vanish": 0.65},
+    "seed-vanish": {"mode": "seed-vanish", "vanish": 0.65, "vanish_inc": 1.001},
     "threshold": {"mode": "threshold", "threshold": 0.5},
     "sample": {"mode": "sample", "temperature": 1.0},
 }
@@ -183,7 +185,12 @@ def music_summary(pieces: list[np.ndarray], resolution: float) -> dict[str, Any]
 
 
 def against_real(summary: dict[str, Any], real: dict[str, Any], seed: int = 0) -> dict[str, Any]:
-    """How far generated music is from real music: per feature (MGEval), the classifier, density per quarter."""
+    """How far generated music is from real music: per feature (MGEval), the classifier, density per quarter.
+
+    Merged into the generated music's summary, so none of its keys may be one
+    of ``music_summary``'s: the MGEval comparisons are ``feature_comparisons``
+    beside the summary's mean ``features``.
+    """
     from pianoroll import measures
 
     ratios = [g / r if r > 0 else None for g, r in zip(summary["density_by_quarter"], real["density_by_quarter"])]
@@ -191,7 +198,7 @@ def against_real(summary: dict[str, Any], real: dict[str, Any], seed: int = 0) -
     return {"pitch_class_distance": pitch_class_distance(summary["pitch_classes"], real["pitch_classes"]),
             "density_ratio_by_quarter": ratios, "density_within_band": within,
             "classifier_accuracy": measures.two_sample_accuracy(summary["measures"], real["measures"], seed),
-            "features": [c.to_dict() for c in measures.compare_sets(summary["measures"], real["measures"])],
+            "feature_comparisons": [c.to_dict() for c in measures.compare_sets(summary["measures"], real["measures"])],
             "goals": piece_goals(summary["measures"], real)}
 
 
@@ -289,37 +296,104 @@ def scores_table(scores: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
+def figure(value: Any, digits: int = 2) -> str:
+    """A number for a report table: "–" for a figure that is missing or not a number (nan, None)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def goals_met(m: dict[str, Any]) -> str:
+    """"7/10": the composed pieces that meet every goal (``piece_goals``), of all; "–" for real music."""
+    goals = m.get("goals")
+    return f"{goals['all']}/{goals['pieces']}" if goals else "–"
+
+
 def music_table(music: dict[str, dict[str, Any]]) -> list[str]:
-    """A Markdown table of generated against held-out music."""
-    fmt = lambda values: " / ".join("–" if v is None else f"{v:.2f}" for v in values)  # noqa: E731
-    lines = ["| music | density | polyphony | pitch range | pitch-class TV | empty | repeated "
-             "| density by quarter | ratio to real by quarter | within ±25% |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | :---: |"]
+    """A Markdown table of generated against held-out music: the mean of each measure, and how close to real."""
+    lines = ["| music | change share | longest note (beats) | density | polyphony | pitch range | chord share "
+             "| pitch-class TV | density ratio to real by quarter | within ±25% | classifier accuracy | goals met |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | :---: | ---: | ---: |"]
     for name, m in music.items():
-        distance = f"{m['pitch_class_distance']:.3f}" if "pitch_class_distance" in m else "–"
-        ratios = fmt(m["density_ratio_by_quarter"]) if "density_ratio_by_quarter" in m else "–"
+        f = m["features"]
+        ratios = (" / ".join(figure(r) for r in m["density_ratio_by_quarter"])
+                  if "density_ratio_by_quarter" in m else "–")
         within = {True: "yes", False: "no"}.get(m.get("density_within_band"), "–")
-        lines.append(f"| {name} | {m['density']:.2f} | {m['mean_polyphony']:.2f} | {m['pitch_range']:.1f} "
-                     f"| {distance} | {m['empty_fraction']:.3f} | {m['repeated_fraction']:.3f} "
-                     f"| {fmt(m['density_by_quarter'])} | {ratios} | {within} |")
+        lines.append(f"| {name} | {figure(f['change_share'], 3)} | {figure(f['longest_note_beats'])} "
+                     f"| {figure(f['density'])} | {figure(f['polyphony'])} | {figure(f['pitch_range'], 1)} "
+                     f"| {figure(f['chord_share'], 3)} | {figure(m.get('pitch_class_distance'), 3)} | {ratios} "
+                     f"| {within} | {figure(m.get('classifier_accuracy'))} | {goals_met(m)} |")
+    return lines
+
+
+def goals_table(music: dict[str, dict[str, Any]]) -> list[str]:
+    """A Markdown table of how many composed pieces of each mode meet each goal of ``piece_goals``."""
+    lines = ["| music | changes | held notes | density | chords | all |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, m in music.items():
+        goals = m.get("goals")
+        if goals:
+            lines.append(f"| {name} | " + " | ".join(f"{goals[key]}/{goals['pieces']}" for key in
+                                                    ("changes", "held_notes", "density", "chords", "all")) + " |")
+    return lines
+
+
+def comparisons_table(music: dict[str, dict[str, Any]]) -> list[str]:
+    """A Markdown table of each feature's MGEval overlap with the real pieces, per mode of composed music."""
+    from pianoroll.measures import FEATURES
+
+    names = [name.replace("_", " ") for name in FEATURES]
+    lines = ["| music | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    for name, m in music.items():
+        if m.get("feature_comparisons"):
+            overlap = {c["feature"]: c["overlap"] for c in m["feature_comparisons"]}
+            lines.append(f"| {name} | " + " | ".join(figure(overlap.get(f)) for f in FEATURES) + " |")
+    return lines
+
+
+MUSIC_NOTE = (
+    "Every figure is the mean over pieces, each piece weighing the same. Change share: the share of "
+    "columns that differ from the one before; longest note: each piece's longest note; density: sounding "
+    "notes per column; polyphony: the same over non-empty columns only; pitch range in semitones; chord "
+    "share: of the sounding columns, the share whose pitch classes fit one triad or seventh chord; "
+    "pitch-class TV: the total-variation distance to the real pitch classes; classifier accuracy: how well a "
+    "cross-validated logistic regression on the pieces' measures tells composed from real pieces (0.5 = it "
+    "cannot); goals met: the composed pieces that change column at least {changes:.0%} as often as the real "
+    "music, hold no note longer than {longest} (the longest training note, or the longest real one for a "
+    "bundle that does not record it), stay within ±{band:.0%} of the real density in every quarter, and "
+    "have at least {chords:.0%} of the real chord share.")
+
+
+def music_section(music: dict[str, dict[str, Any]]) -> list[str]:
+    """What the measures mean, the music table, and the goals table when music was composed."""
+    longest = next((m["goals"]["longest_note_beats"] for m in music.values() if m.get("goals")), None)
+    lines = [MUSIC_NOTE.format(changes=CHANGE_SHARE_GOAL, band=DENSITY_BAND, chords=CHORD_SHARE_GOAL,
+                               longest="–" if longest is None else f"{longest:g} beats"), "",
+             *music_table(music), ""]
+    if longest is not None:
+        lines += ["Composed pieces meeting each goal:", "", *goals_table(music), ""]
+    if any(m.get("feature_comparisons") for m in music.values()):
+        lines += ["How close the composed pieces sit to the real ones, per feature: the overlap of the density of "
+                  "composed-to-real distances with that of real-to-real distances (MGEval; 1 = as close as the "
+                  "real pieces are to each other, 0 = apart):", "", *comparisons_table(music), ""]
     return lines
 
 
 def markdown(report: dict[str, Any]) -> str:
     """reports/evaluation.md: the tables a person reads."""
     c = report["compose"]
+    real = (f"the {len(report['held_out_pieces'])} pieces of {report['on']}" if report.get("on")
+            else f"{len(report['held_out_pieces'])} held-out pieces")
     lines = [
         f"# Evaluation of `{report['model']}`", "",
         f"{report['arch']} network, {report['loss']} loss, resolution {report['resolution']} quarter notes; "
-        f"{len(report['held_out_pieces'])} held-out pieces, {report['held_out_frames']} frames. "
+        f"{real}, {report['held_out_frames']} frames. "
         f"Repeat baseline: p = (1 − ε)·last + ε·i.i.d. with ε = {report['repeat_epsilon']:.4f} (best on the "
         "training pieces). NLL clips probabilities to [1e-6, 1 − 1e-6].", "",
         "## Predicting the next column", "", *scores_table(report["scores"]), "",
-        "## Composed against held-out music", "",
+        "## Composed against real music", "",
         f"{c['count']} pieces of {c['length']} columns per mode, seed {c['seed']}, each from the first "
-        "columns of a held-out piece. Density = sounding notes per column; polyphony counts non-empty "
-        "columns only; pitch-class TV is the total-variation distance to the held-out pitch classes.", "",
-        *music_table(report["music"]), "",
+        f"columns of one of {real}; `held_out` is those real pieces themselves.", "",
+        *music_section(report["music"]),
     ]
     return "\n".join(lines)
 
@@ -426,5 +500,5 @@ def chorales_markdown(result: dict[str, Any]) -> str:
                                       f"({result[name]['epochs']} epochs)" for name in ("seed", "default")) + ".", "",
     ]
     if "music" in result:
-        lines += ["## The default network's music against the held-out chorales", "", *music_table(result["music"]), ""]
+        lines += ["## The default network's music against the held-out chorales", "", *music_section(result["music"])]
     return "\n".join(lines)

@@ -165,26 +165,40 @@ def test_seed_vanish_offset_grows_by_repeated_multiplication():
     assert decider("seed-vanish", 1, vanish=0.65).rule(probs > 1)(probs).tolist() == [[False, True, True]]
 
 
-def test_vanish_sounds_likely_pitches_in_proportion_and_never_unlikely_ones():
+def test_vanish_starts_pitches_above_the_offset_and_holds_with_probability_p_squared():
     count = 20_000
     probs = np.tile(np.linspace(0, 1, PITCHES, dtype=np.float32), (count, 1))
-    on = decider("vanish", count, vanish=0.6).rule(np.zeros((count, PITCHES), bool))(probs)
-    expected = np.clip(1 - (1 - probs[0]) / 0.6, 0, 1)  # p + 0.6·u >= 1 for u uniform in [0, 1)
-    assert np.all(on[:, probs[0] < 0.4] == 0) and np.all(on[:, -1])
-    assert np.max(np.abs(on.mean(axis=0) - expected)) < 0.02
+    sounding = np.zeros((count, PITCHES), bool)
+    sounding[:, 1::2] = True  # every other pitch is held from the column before
+    on = decider("vanish", count, vanish=0.6).rule(sounding)(probs)
+    starting = ~sounding[0]
+    assert np.array_equal(on[:, starting], np.broadcast_to(probs[0, starting] + 0.6 >= 1, (count, starting.sum())))
+    held = on[:, sounding[0]].mean(axis=0)
+    assert np.max(np.abs(held - probs[0, sounding[0]] ** 2)) < 0.02
 
 
-def test_vanish_steers_its_offset_towards_the_training_density_and_lets_long_notes_go():
-    vanish = decider("vanish", 2, vanish=0.5, vanish_inc=1.1)
+def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_go():
+    vanish = decider("vanish", 2, vanish=0.5, vanish_inc=1.1)  # training density 3, a bar of 16 columns
     sparse, full = np.zeros(PITCHES, bool), np.zeros(PITCHES, bool)
     full[:6] = True  # six notes against the training music's three
     for _ in range(3):
         vanish.record(np.stack([sparse, full]))
     assert vanish.offset[:, 0] == pytest.approx([0.5 * 1.1 ** 3, 0.5 / 1.1 ** 3])
+    assert vanish.density[:, 0] == pytest.approx([3 * (15 / 16) ** 3, 6 - 3 * (15 / 16) ** 3])
     vanish.record(np.stack([full, full]))  # the second piece has now held its notes for 4 columns
     certain = np.ones((2, PITCHES), np.float32)
     on = vanish.rule(np.stack([full, full]))(certain)
     assert on[0].all() and not on[1, :6].any() and on[1, 6:].all(), "a note as long as the longest is let go"
+
+
+def test_vanish_keeps_a_long_piece_within_the_training_density(step, primer):
+    song = compose.generate(step, np.repeat(primer[None], 2, axis=0), 400, Settings(), seed=3,
+                            targets=compose.Targets(density=3, longest_note=8, span=16))
+    quarters = song.sum(axis=2).reshape(2, 4, 100).mean(axis=2)
+    assert np.all(quarters[:, 0] > 6), "the untrained network starts far too full"
+    assert np.all(np.abs(quarters[:, 1:] - 3) < 0.75), "the steered offset brings it to the training density"
+    changes = np.any(song[:, 1:] != song[:, :-1], axis=2).mean()
+    assert changes > 0.2, "the music moves"
 
 
 def test_a_batch_steps_every_piece_alike(step, primer):
@@ -249,7 +263,7 @@ def test_compose_writes_music_to_look_at_and_listen_to(bundle_dir, tmp_path, cap
         notes = midi.read(out / record["files"]["midi"], allow_empty=True)
         assert notes == rolls.to_notes(image, 0.25)
         assert record["statistics"]["notes"] == len(notes) > 0
-        assert record["options"] == {**record["options"], "mode": "vanish", "vanish": 0.65, "vanish_inc": 1.001,
+        assert record["options"] == {**record["options"], "mode": "vanish", "vanish": 0.65, "vanish_inc": 1.01,
                                      "length": LENGTH, "count": 2, "seed": 3, "bpm": 90.0, "primer": "training"}
         assert record["primer"]["source"].split("@")[0] in TRAIN
         assert record["bundle"]["path"] == str(bundle_dir) and record["bundle"]["arch"] == "convlstm"

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianoroll import bundle, cli, evaluate
+from pianoroll import bundle, cli, dataset, evaluate, measures, roll, stepping, train
+from pianoroll.model import ModelConfig
+from pianoroll.roll import WINDOW
 from tests.tiny_pages import write_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,6 +62,9 @@ def test_a_run_writes_a_complete_bundle(trained, images):
     assert data["pieces"] == 6 and data["frames"] == 6 * 180 and data["images"] == str(images)
     assert sorted(data["train_pieces"] + data["held_out_pieces"]) == [f"piece{i:02d}" for i in range(6)]
     assert data["held_out_pieces"] and data["held_out_fraction"] == 0.1
+    assert data["music"] == pytest.approx(music_of(images, data["train_pieces"]))
+    assert config["stepping_agreement"] is None  # the seed network has no numpy stepper: compose uses Keras
+    assert isinstance(bundle.stepper(model), stepping.KerasStep)
     figures = config["metrics"]["held_out"]
     assert set(figures) == {"nll", "brier", "f1"} and all(np.isfinite(list(figures.values())))
     assert "NLL (nats/frame)" in done.stdout and f"{figures['nll']:7.4f}" in done.stdout
@@ -73,8 +78,48 @@ def test_held_out_figures_can_be_recomputed_from_the_bundle(trained):
     loaded = bundle.load(model)
     _, held_out, names = evaluate.bundle_pieces(loaded.config)
     assert names == loaded.config["data"]["held_out_pieces"] and sum(map(len, held_out)) > 0
-    recomputed = dataclasses.asdict(evaluate.model_scores(loaded.model, held_out))
+    recomputed = dataclasses.asdict(evaluate.model_scores(loaded, held_out))
     assert recomputed == pytest.approx(loaded.config["metrics"]["held_out"], rel=1e-5)
+
+
+def music_of(images: Path, names: list[str]) -> dict[str, float]:
+    """What the training music is like, from each piece's measures: notes per column over all columns,
+    the longest note of any piece, the mean change share of the pieces."""
+    pieces = dataset.load(images)
+    found = [measures.piece_measures(*pieces[name]) for name in names]
+    return {"density": sum(m.density * m.columns for m in found) / sum(m.columns for m in found),
+            "longest_note_beats": max(m.longest_note_beats for m in found),
+            "change_share": float(np.mean([m.change_share for m in found]))}
+
+
+TINY = ModelConfig(conv_filters=4, conv_kernel=5, projection=8, lstm_units=8, nade_units=8, batch_size=32)
+
+
+def test_the_default_network_writes_weights_that_step_in_numpy_as_keras_predicts(images, tmp_path):
+    assert TINY.head == "nade" and TINY.beat  # the default network, smaller
+    model_dir = tmp_path / "nade"
+    result = train.train(images, model_dir, TINY, epochs=1, verbose=0, held_out=["piece04", "piece01", "elsewhere"])
+    assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "history.csv", "logs", "loss.png",
+                                                          "model.keras", "weights.npz"]
+    config = bundle.read_config(model_dir)
+    assert config == json.loads(json.dumps(result.config | bundle.grid()))
+    assert config["data"]["held_out_pieces"] == ["piece04", "piece01"]  # as named; a name not there is left out
+    assert config["data"]["train_pieces"] == ["piece00", "piece02", "piece03", "piece05"]
+    assert config["data"]["music"] == pytest.approx(music_of(images, config["data"]["train_pieces"]))
+    assert 0 <= config["stepping_agreement"] <= stepping.AGREEMENT
+
+    loaded, step = bundle.load(model_dir), bundle.stepper(model_dir)
+    assert isinstance(step, stepping.NumpyStep)
+    _, held_out, _ = evaluate.bundle_pieces(config)
+    assert dataclasses.asdict(evaluate.model_scores(loaded, held_out)) == pytest.approx(
+        config["metrics"]["held_out"], rel=1e-5)
+    window = np.stack([held_out[0][10:10 + WINDOW], held_out[1][20:20 + WINDOW]])
+    next_columns = np.array([10 + WINDOW, 20 + WINDOW])
+    decided, probs = step.decide(step.start(window, next_columns), lambda p: p >= 0.2)
+    given = {"window": window, "beat": roll.beat_features(next_columns, 0.25), "column": decided.astype(np.float32)}
+    expected = loaded.model.predict(given, verbose=0)  # each pitch given the pitches decided below it
+    assert np.max(np.abs(probs - expected)) <= stepping.AGREEMENT
+    assert np.array_equal(decided, probs >= 0.2) and decided.any(axis=1).all()
 
 
 def test_same_data_and_seed_give_the_same_history(trained, images, tmp_path):

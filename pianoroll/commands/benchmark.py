@@ -74,8 +74,10 @@ def markdown(results: dict[str, dict], failures: dict[str, str], quick: bool) ->
     lines = ["# Benchmarks: ours against the seed's way, measured in the same run", "",
              "Quick sizes (`--quick`)." if quick else "Each script's default sizes.", ""]
     for name, result in results.items():
-        lines += [f"## {result.get('benchmark', name)}", "",
-                  "| figure | seed's way | ours | ratio | goal |", "| --- | ---: | ---: | ---: | --- |"]
+        lines += [f"## {result.get('benchmark', name)}", ""]
+        if result.get("about"):
+            lines += [result["about"], ""]
+        lines += ["| figure | seed's way | ours | ratio | goal |", "| --- | ---: | ---: | ---: | --- |"]
         for row in result.get("rows", []):
             lines.append(f"| {row['figure']} | {number(row.get('seed'))} | {number(row.get('ours'))} "
                          f"| {number(row.get('ratio'))} | {row.get('goal', '')} |")

@@ -3,12 +3,12 @@
 Each piece starts from a primer window (by default a random window of the
 bundle's training pieces, chosen by --seed), then the model is stepped one
 column at a time, each column decided pitch by pitch, lowest first.
---mode vanish (the default): a pitch sounds when p + v·u >= 1, u drawn
-uniformly in [0, 1), so the pitches the network believes in sound and held
-notes are let go now and then; v starts at --vanish and is multiplied by
---vanish-inc after every column sparser than the training music (divided
-after every denser one). --mode seed-vanish is the seed's rule exactly
-(p + v >= 1, v multiplied by --vanish-inc every step); threshold and sample
+--mode vanish (the default): a pitch that is not sounding starts when
+p + v >= 1, and a sounding pitch goes on with probability p²; v starts at
+--vanish and is multiplied by --vanish-inc after every column while the
+piece is sparser than the training music over the last bar (divided while
+it is denser). --mode seed-vanish is the seed's rule exactly (p + v >= 1 for
+every pitch, v multiplied by --vanish-inc every step); threshold and sample
 are the alternatives. The same bundle, options and seed always give the same
 MIDI bytes.
 """
@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from pianoroll import PianorollError
-from pianoroll.compose import MODES, SILENCE_PRIMER, Settings
+from pianoroll.compose import MODES, SILENCE_PRIMER, VANISH_INC, Settings
 
 MAX_LENGTH = 10_000  # columns: 2,500 quarter notes at the default resolution
 MAX_COUNT = 256
@@ -36,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="output", help="folder for the pieces and index.html (default: %(default)s)")
     parser.add_argument("--mode", default=defaults.mode, help=f"how probabilities become notes: {', '.join(MODES)} (default: %(default)s)")
     parser.add_argument("--vanish", default=str(defaults.vanish), metavar="V", help="vanish: the seed's vanish_proof offset (default: %(default)s)")
-    parser.add_argument("--vanish-inc", default=str(defaults.vanish_inc), metavar="X", help="vanish: the offset's growth per step (default: %(default)s)")
+    parser.add_argument("--vanish-inc", default=None, metavar="X",
+                        help="vanish: the offset's steering factor per column (default: 1.01); "
+                             "seed-vanish: its growth per step (default: 1.001, the seed's)")
     parser.add_argument("--threshold", default=str(defaults.threshold), metavar="P", help="threshold: the probability a pitch needs (default: %(default)s)")
     parser.add_argument("--temperature", default=str(defaults.temperature), metavar="T", help="sample: divides the logits (default: %(default)s)")
     parser.add_argument("--max-notes", default=None, metavar="N", help="keep at most N of the most probable pitches per column")
@@ -67,10 +69,12 @@ def number(args: argparse.Namespace, flag: str, kind: type, low: float = float("
 
 def options(args: argparse.Namespace) -> dict:
     """Every option that shapes the music, checked; the record of what the command was asked."""
+    defaults = Settings()
     settings = Settings(
         mode=args.mode,
         vanish=number(args, "vanish", float),
-        vanish_inc=number(args, "vanish-inc", float),
+        vanish_inc=(VANISH_INC.get(args.mode, defaults.vanish_inc) if args.vanish_inc is None
+                    else number(args, "vanish-inc", float)),
         threshold=number(args, "threshold", float),
         temperature=number(args, "temperature", float),
         max_notes=None if args.max_notes is None else number(args, "max-notes", int),
