@@ -379,14 +379,15 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
 
 def _stage(folder: Path, name: str, frames: np.ndarray, record: dict[str, Any],
            resolution: float, bpm: float, sound: bool = True) -> dict[str, Any]:
-    from pianoroll import audio, bundle, metrics, midi
+    from pianoroll import audio, bundle, measures, metrics, midi
 
     roll = rolls.from_frames(frames)
     midi.write(rolls.to_notes(roll, resolution), folder / f"{name}.mid", bpm=bpm, program=0)
     pages.write_image(pages.to_image(roll), folder / f"{name}.png")
     files = {"midi": f"{name}.mid", "png": f"{name}.png", "wav": f"{name}.wav"}
     record = {**record, "name": name, "files": files, "audio": None, "renderer": None,
-              "statistics": metrics.piece_statistics(roll, resolution)}
+              "statistics": metrics.piece_statistics(roll, resolution),
+              "measures": measures.piece_measures(roll, resolution).to_dict()}
     if not sound:
         record.update(audio=NO_AUDIO, files={**files, "wav": None})
         bundle.write_json(folder / f"{name}.json", record)

@@ -263,6 +263,11 @@ def test_compose_writes_music_to_look_at_and_listen_to(bundle_dir, tmp_path, cap
         notes = midi.read(out / record["files"]["midi"], allow_empty=True)
         assert notes == rolls.to_notes(image, 0.25)
         assert record["statistics"]["notes"] == len(notes) > 0
+        measured = record["measures"]
+        assert measured["notes"] == len(notes) and measured["columns"] == LENGTH
+        changes = np.any(image[1:] != image[:-1], axis=1).mean()
+        assert measured["change_share"] == pytest.approx(changes)
+        assert measured["longest_note_beats"] == max(n.end - n.start for n in notes)
         assert record["options"] == {**record["options"], "mode": "vanish", "vanish": 0.65, "vanish_inc": 1.01,
                                      "length": LENGTH, "count": 2, "seed": 3, "bpm": 90.0, "primer": "training"}
         assert record["primer"]["source"].split("@")[0] in TRAIN

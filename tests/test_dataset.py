@@ -142,3 +142,51 @@ def test_a_manifest_that_does_not_match_its_pages_is_refused(tmp_path, damage, s
     pages.write_manifest(tmp_path, damage(pages.read_manifest(tmp_path)))
     with pytest.raises(dataset.DatasetError, match=says):
         dataset.load(tmp_path)
+
+
+def dict_batches(data) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    given, targets = zip(*[({name: value.numpy() for name, value in x.items()}, y.numpy()) for x, y in data])
+    return {name: np.concatenate([g[name] for g in given]) for name in given[0]}, np.concatenate(targets)
+
+
+def test_each_window_comes_with_the_beat_and_the_true_next_column():
+    rolls = [piece(0, columns=40), piece(1, columns=24)]
+    source = dataset.stream(rolls, resolution=0.25)
+    assert source.resolution == 0.25
+    np.testing.assert_array_equal(source.columns, np.concatenate([np.arange(-WINDOW, len(r)) for r in rolls]))
+    names = ("window", "beat", "column")
+    given = source.inputs(names)
+    x, y = (np.concatenate(parts) for parts in zip(*[dataset.piece_windows(r) for r in rolls]))
+    np.testing.assert_array_equal(given["window"], x)
+    np.testing.assert_array_equal(given["column"], y)  # teacher forcing: the column to be predicted
+    np.testing.assert_array_equal(given["beat"], np.concatenate([roll.beat_features(np.arange(len(r)), 0.25)
+                                                                 for r in rolls]))
+    # sixteenths: column 0 opens a bar, 8 a half bar, 4 a beat, 2 an eighth, 1 nothing; each piece starts afresh
+    first = given["beat"][: len(rolls[0])]
+    assert first[[0, 1, 2, 4, 8, 16]].tolist() == [[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0],
+                                                   [1, 1, 1, 0], [1, 1, 1, 1]]
+    assert given["beat"][len(rolls[0])].tolist() == [1, 1, 1, 1]
+
+    streamed, targets = dict_batches(dataset.dataset(source, 16, inputs=names))
+    assert set(streamed) == set(names)
+    for name in names:
+        np.testing.assert_array_equal(streamed[name], given[name])
+    np.testing.assert_array_equal(targets, source.targets)
+    assert set(dict_batches(dataset.dataset(source, 16, inputs=("window", "beat")))[0]) == {"window", "beat"}
+
+
+def test_a_transposed_window_keeps_its_beat_and_its_column_is_its_target():
+    source = dataset.stream([piece(i) for i in range(2)], resolution=0.25)
+    names = ("window", "beat", "column")
+    plain, _ = dict_batches(dataset.dataset(source, 50, inputs=names))
+    moved, targets = dict_batches(dataset.dataset(source, 50, transpose=3, seed=1, inputs=names))
+    np.testing.assert_array_equal(moved["column"], targets)
+    np.testing.assert_array_equal(moved["beat"], plain["beat"])
+    assert not np.array_equal(moved["window"], plain["window"])
+
+
+def test_a_resolution_is_carried_from_the_pieces_to_the_stream(tmp_path):
+    rolls = write_folder(tmp_path, count=2, columns=60, resolution=1.0)
+    source = dataset.pieces_stream(dataset.load(tmp_path), sorted(rolls))
+    assert source.resolution == 1.0  # a column is a beat: every column starts an eighth and a beat
+    assert (source.inputs(("beat",))["beat"][:, :2] == 1).all()
