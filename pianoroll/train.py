@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 BACKUP_EVERY = 200  # batches between backups, so a killed epoch loses little
-LR_FACTOR, LR_PATIENCE = 0.5, 1  # the learning rate halves after each epoch without a better held-out loss
+LR_FACTOR = 0.5  # the learning rate halves after half the early-stopping patience without a better held-out loss
 STRATEGIES = ("none", "mirrored", "multiworker")
 
 HISTORY = "history.csv"
@@ -340,7 +340,8 @@ def make_callbacks(work: Path, model_dir: Path, run: Run, chief: bool) -> list:
     callbacks = [
         KeepBest(str(work / "best.keras"), monitor="val_loss", save_best_only=True, initial_value_threshold=best),
         ResumableEarlyStopping(best, since_best, monitor="val_loss", patience=run.patience),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_FACTOR, patience=LR_PATIENCE, verbose=0),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_FACTOR, patience=max(1, run.patience // 2),
+                                          verbose=0),
         keras.callbacks.CSVLogger(str(work / HISTORY), append=True),
     ]
     if chief:
