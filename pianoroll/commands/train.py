@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", default="images", help="folder of pages + manifest.csv (default: images)")
     parser.add_argument("--model", default="models/default", help="bundle folder to write (default: models/default)")
     parser.add_argument("--arch", choices=sorted(PRESETS), default="convlstm", help="network (default: convlstm)")
-    parser.add_argument("--loss", choices=["mse", "bce"], default=None, help="loss (default: the preset's, mse)")
+    parser.add_argument("--loss", choices=["mse", "bce"], default=None, help="loss (default: the preset's: bce for convlstm, mse for independent and seed)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"most epochs to train (default: the preset's, {PRESETS['convlstm'].epochs} for convlstm)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same data + seed, same history (default: 0)")
