@@ -74,6 +74,10 @@ compose: install $(MODEL)/model.keras
 test: install
 	$(PY) -m pytest
 
+.PHONY: test-fast
+test-fast: install  # the suite without the end-to-end training, cluster and benchmark runs (about a minute)
+	$(PY) -m pytest -q --ignore=tests/test_train.py --ignore=tests/test_distributed.py --ignore=tests/test_benchmark.py
+
 evaluate: install $(if $(BENCH),,$(MODEL)/model.keras)
 	$(PIANOROLL) evaluate --model $(MODEL) $(call opt,--bench,$(BENCH)) $(call opt,--bench-data,$(BENCH_DATA))
 

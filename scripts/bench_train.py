@@ -37,6 +37,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--images", default="images", help="pages + manifest (default: images)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the seed's way, E (default: 10)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--memory-steps", type=int, default=MEMORY_STEPS,
+                        help=f"batches trained in each memory run (default: {MEMORY_STEPS})")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one measured run, as JSON; used by this script
     return parser.parse_args()
@@ -62,7 +64,8 @@ def seed_way(job: dict) -> dict:
     x = np.concatenate([e[0] for e in examples])
     y = np.concatenate([e[1] for e in examples])
     del examples
-    network = model.build(model.PRESETS["seed"])
+    config = model.PRESETS["seed"]
+    network = model.build(config)
     epochs = job.get("epochs", 1)
     size = (x.nbytes + y.nbytes) / 2**20
     if job.get("steps"):
@@ -71,7 +74,7 @@ def seed_way(job: dict) -> dict:
     network.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "windows": len(x) * epochs, "peak_rss_mib": peak_rss_mib(),
-            "array_mib": size, **held_out_figures(network, job, pieces, held_out)}
+            "array_mib": size, **held_out_figures(network, config, job, pieces, held_out)}
 
 
 def our_way(job: dict) -> dict:
@@ -81,7 +84,7 @@ def our_way(job: dict) -> dict:
     source = dataset.pieces_stream(pieces, names)
     config = model.PRESETS["convlstm"]
     network = model.build(config)
-    stream = dataset.dataset(source, config.batch_size, shuffle=True, seed=job["seed"])
+    stream = dataset.dataset(source, config.batch_size, shuffle=True, seed=job["seed"], inputs=config.inputs())
     if job.get("steps"):
         stream = stream.take(job["steps"])
     clock = Clock(job.get("budget"))
@@ -90,15 +93,15 @@ def our_way(job: dict) -> dict:
     windows = clock.batches * config.batch_size
     return {"seconds": clock.seconds, "windows": windows, "peak_rss_mib": peak_rss_mib(),
             "rolls_mib": source.frames.nbytes / 2**20, "epochs": windows / max(source.windows, 1),
-            **held_out_figures(network, job, pieces, held_out)}
+            **held_out_figures(network, config, job, pieces, held_out)}
 
 
-def held_out_figures(network, job: dict, pieces, held_out: list[str]) -> dict:
+def held_out_figures(network, config: model.ModelConfig, job: dict, pieces, held_out: list[str]) -> dict:
     """NLL, Brier and F1 on the held-out pieces; skipped in the memory runs, which only train a few batches."""
     if job.get("steps"):
         return {}
     held = dataset.pieces_stream(pieces, held_out)
-    return metrics.frame_scores(train.predict(network, held), held.targets)
+    return metrics.frame_scores(train.predict(network, held, config.inputs()), held.targets)
 
 
 class Clock(keras.callbacks.Callback):
@@ -144,7 +147,7 @@ def main() -> int:
     base = {"images": args.images, "seed": args.seed, "fraction": 1.0}
     seed = measure({**base, "way": "seed", "epochs": args.epochs})
     ours = measure({**base, "way": "ours", "budget": seed["seconds"] / 3})
-    memory = {(way, fraction): measure({**base, "way": way, "fraction": fraction, "steps": MEMORY_STEPS})
+    memory = {(way, fraction): measure({**base, "way": way, "fraction": fraction, "steps": args.memory_steps})
               for way in ("seed", "ours") for fraction in (0.5, 1.0)}
     growth = {way: memory[(way, 1.0)]["peak_rss_mib"] - memory[(way, 0.5)]["peak_rss_mib"] for way in ("seed", "ours")}
     rows = [
@@ -161,7 +164,7 @@ def main() -> int:
               "seed_windows_mib": seed["array_mib"], "ours_rolls_mib": ours["rolls_mib"],
               "rolls_growth_mib": memory[("ours", 1.0)]["rolls_mib"] - memory[("ours", 0.5)]["rolls_mib"],
               "windows_growth_mib": memory[("seed", 1.0)]["array_mib"] - memory[("seed", 0.5)]["array_mib"],
-              "memory_steps": MEMORY_STEPS, "cpus": os.cpu_count()}
+              "memory_steps": args.memory_steps, "cpus": os.cpu_count()}
     print(f"{'figure':<42} {'seed':>10} {'ours':>10} {'ratio':>7}  goal")
     for r in rows:
         print(f"{r['figure']:<42} {r['seed']:>10.4g} {r['ours']:>10.4g} {r['ratio']:>7.3g}  {r['goal']}")

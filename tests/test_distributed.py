@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pianoroll import bundle
+from pianoroll import bundle, stepping
 from tests.test_train import REPO, cli_error, command, history, run_train
 from tests.tiny_pages import write_folder
 
@@ -42,6 +42,16 @@ def test_mirrored_strategy_trains_a_bundle(images, tmp_path):
     config = bundle.read_config(tmp_path / "mirrored")
     assert config["strategy"] == "mirrored" and config["epochs"] == 1
     assert len(history(tmp_path / "mirrored")) == 1
+
+
+def test_mirrored_strategy_trains_the_default_network_with_its_numpy_weights(images, tmp_path):
+    """The NADE head reads a dict of inputs (window, beat, column), which the strategy must distribute too."""
+    model = tmp_path / "mirrored-default"
+    run_train(images, model, "--arch", "convlstm", "--epochs", "1", "--strategy", "mirrored")
+    config = bundle.read_config(model)
+    assert config["strategy"] == "mirrored" and config["arch"] == "convlstm" and config["model"]["head"] == "nade"
+    assert 0 <= config["stepping_agreement"] <= stepping.AGREEMENT
+    assert isinstance(bundle.stepper(model), stepping.NumpyStep)
 
 
 def test_two_workers_on_localhost_train_one_bundle(images, tmp_path):

@@ -151,6 +151,17 @@ def test_the_music_table_shows_each_measure_and_how_many_pieces_meet_the_goals(r
     text = evaluate.markdown(report)
     assert "| vanish | " in text and "| vanish | 1/2 | 1/2 | 2/2 | 2/2 | 1/2 |" in text
     assert "3 held-out pieces" in text and "no note longer than 1 beats" in text
+    overlaps = {c["feature"]: c["overlap"] for c in music["vanish"]["feature_comparisons"]}
+    comparisons = evaluate.comparisons_table(music)
+    assert len(comparisons) == 3 and "\n".join(comparisons) in text  # composed music only: held_out has no row
+    assert comparisons[2] == "| vanish | " + " | ".join(f"{overlaps[f]:.2f}" for f in measures.FEATURES) + " |"
+    scores = {"nll": 1.0, "brier": 0.1, "f1": 0.5}
+    chorales = {name: {**scores, "epochs": 3, "train_seconds": 12.0} for name in ("default", "seed")}
+    chorales |= {"iid": scores, "repeat": scores, "music": json.loads(json.dumps(music, default=lambda m: m.to_dict()))}
+    chorales["config"] = {"resolution": 1.0, "held_out_pieces": ["a"], "held_out_frames": 40, "seed": 0,
+                          "epochs": 20, "patience": 3, "published": evaluate.PUBLISHED}
+    text = evaluate.chorales_markdown(chorales)  # the same tables from the report as JSON stored it
+    assert "\n".join(evaluate.music_table(music)) in text and "| vanish | 1/2 | 1/2 | 2/2 | 2/2 | 1/2 |" in text
 
 
 @pytest.fixture(scope="module")
