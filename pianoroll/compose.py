@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
+import threadpoolctl
 
 from pianoroll import PianorollError, pages, stepping
 from pianoroll import roll as rolls
@@ -240,16 +241,17 @@ def generate(
     columns = np.full(count, WINDOW) if next_columns is None else np.asarray(next_columns)
     decider = DECIDERS[settings.mode](settings, targets, count, np.random.default_rng([seed, 1]))
     song = np.zeros((count, length, PITCHES), dtype=np.float32)
-    state = step.start(window, columns)
-    sounding = window[:, -1] > 0.5
-    for index in range(length):
-        sounding, _ = step.decide(state, decider.rule(sounding), settings.max_notes)
-        decider.record(sounding)
-        song[:, index] = sounding
-        if index + 1 < length:
-            state = step.advance(state, song[:, index])
-        if progress is not None:
-            progress(index + 1)
+    with threadpoolctl.threadpool_limits(1):  # a step's products are small: BLAS threads only fight for the cores
+        state = step.start(window, columns)
+        sounding = window[:, -1] > 0.5
+        for index in range(length):
+            sounding, _ = step.decide(state, decider.rule(sounding), settings.max_notes)
+            decider.record(sounding)
+            song[:, index] = sounding
+            if index + 1 < length:
+                state = step.advance(state, song[:, index])
+            if progress is not None:
+                progress(index + 1)
     return song
 
 

@@ -151,7 +151,7 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
     chief = is_chief(distribution)
     work = model_dir / (WORK if chief else f"{WORK}-worker-{distribution.cluster_resolver.task_id}")
     settings = {"run": dataclasses.asdict(run) | {"epochs": None}, "model": dataclasses.asdict(config),
-                "images": str(images_dir), "pieces": sorted(pieces)}
+                "images": str(images_dir), "pieces": sorted(pieces), "held_out": held_out_names}
     resumed_at = prepare_work(work, settings)
     epochs_run = 0
     if resumed_at:
