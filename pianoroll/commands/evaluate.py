@@ -38,48 +38,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from pianoroll import bundle, evaluate
-    from pianoroll.bundle import write_json
+    from pianoroll import PianorollError, bundle, evaluate, jsb
 
     reports = Path(args.reports)
     models = Path(args.bench_models or f"models/{args.bench}")
     if args.bench == "jsb":
-        return run_jsb(args, reports, models)
+        if args.bench_data is None:
+            raise PianorollError("--bench jsb needs --bench-data FILE (the JSB Chorales JSON: train, valid, test)")
+        result = jsb.benchmark(Path(args.bench_data), Path("data/jsb"), models, seed=args.seed,
+                               epochs=args.epochs or jsb.EPOCHS, progress=print)
+        return publish(reports, "jsb", jsb.markdown(result), result)
     if args.bench == "chorales":
         result = evaluate.chorales(Path(args.bench_data or "data/chorales-1.0"), models, seed=args.seed,
                                    count=args.count, progress=print)
-        text = evaluate.chorales_markdown(result)
-        write_report(reports / "chorales.md", text)
-        write_json(reports / "chorales.json", result)
-        print(text)
-        print(f"wrote {reports / 'chorales.md'} and {reports / 'chorales.json'}")
-        return 0
+        return publish(reports, "chorales", evaluate.chorales_markdown(result), result)
     model = bundle.load(Path(args.model))
     others = [bundle.load(Path(path)) for path in args.compare]
     report = evaluate.evaluate(model, others, count=args.count, length=args.length, seed=args.seed,
                                on=Path(args.on) if args.on else None, progress=print)
-    text = evaluate.markdown(report)
-    write_report(reports / "evaluation.md", text)
-    write_json(reports / "evaluation.json", report)
     evaluate.plot_density(report, reports / "density.png")
-    print(text)
-    print(f"wrote {reports / 'evaluation.md'}, {reports / 'evaluation.json'} and {reports / 'density.png'}")
-    return 0
+    print(f"wrote {reports / 'density.png'}")
+    return publish(reports, "evaluation", evaluate.markdown(report), report)
 
 
-def run_jsb(args: argparse.Namespace, reports: Path, models: Path) -> int:
-    from pianoroll import PianorollError, jsb
+def publish(reports: Path, name: str, text: str, result: dict) -> int:
+    """reports/<name>.md and .json, written atomically; the Markdown is printed too."""
     from pianoroll.bundle import write_json
 
-    if args.bench_data is None:
-        raise PianorollError("--bench jsb needs --bench-data FILE (the JSB Chorales JSON: train, valid, test)")
-    result = jsb.benchmark(Path(args.bench_data), Path("data/jsb"), models, seed=args.seed,
-                           epochs=args.epochs or jsb.EPOCHS, progress=print)
-    text = jsb.markdown(result)
-    write_report(reports / "jsb.md", text)
-    write_json(reports / "jsb.json", result)
+    write_report(reports / f"{name}.md", text)
+    write_json(reports / f"{name}.json", result)
     print(text)
-    print(f"wrote {reports / 'jsb.md'} and {reports / 'jsb.json'}")
+    print(f"wrote {reports / f'{name}.md'} and {reports / f'{name}.json'}")
     return 0
 
 
