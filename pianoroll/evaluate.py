@@ -233,12 +233,14 @@ def piece_goals(found: list[Any], real: dict[str, Any], longest_beats: float | N
 # ---- the whole evaluation ----------------------------------------------------------------------
 
 def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: int | None = None,
-             seed: int = 0, modes: dict[str, dict] = MODES, on: Path | None = None,
+             seed: int = 0, modes: dict[str, dict] = MODES, on: Path | None = None, composed: Path | None = None,
              progress: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
     """Everything ``make evaluate`` reports, as one JSON-ready dict.
 
     The bundle is scored on its held-out pieces, or with ``on`` on every
-    piece of another folder of pages (a user's own test set).
+    piece of another folder of pages (a user's own test set). ``composed``
+    names a folder that `pianoroll compose` wrote: its pieces are measured
+    against the real ones beside the modes composed here.
     """
     progress("reading the held-out pieces")
     train, held_out, held_names = bundle_pieces(bundle.config)
@@ -259,6 +261,10 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
             summary = music_summary(list(pieces), bundle.resolution)
             music[mode] = {**summary, **against_real(summary, real, seed)}
             music[mode]["goals"] = piece_goals(summary["measures"], real, longest)
+    if composed is not None:
+        summary = music_summary(composed_frames(Path(composed)), bundle.resolution)
+        music[str(composed)] = {**summary, **against_real(summary, real, seed),
+                                "goals": piece_goals(summary["measures"], real, longest)}
     for entry in music.values():
         entry["measures"] = [m.to_dict() for m in entry["measures"]]
     return {
@@ -274,6 +280,16 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         "music": music,
         "compose": {"count": count, "length": length, "seed": seed, "modes": modes},
     }
+
+
+def composed_frames(folder: Path) -> list[np.ndarray]:
+    """The 0/1 frames of every piece `pianoroll compose` wrote to a folder (its JSON records name the PNGs)."""
+    from pianoroll import gallery
+
+    found = [rolls.as_frames(pages.read_image(folder / record["files"]["png"])) for record in gallery.records(folder)]
+    if not found:
+        raise PianorollError(f"{folder}: no composed pieces here (make some with `make compose OUT={folder}`)")
+    return found
 
 
 def pages_frames(folder: Path, resolution: float) -> tuple[list[str], list[np.ndarray]]:

@@ -263,3 +263,18 @@ def test_evaluate_command_writes_the_three_reports(tiny_bundle, tmp_path, capsys
 def test_evaluate_command_names_a_missing_bundle(tmp_path, capsys):
     assert cli.main(["evaluate", "--model", str(tmp_path / "nothing")]) == 2
     assert str(tmp_path / "nothing") in capsys.readouterr().err
+
+
+def test_pieces_a_compose_wrote_are_measured_against_the_real_ones(tiny_bundle, tmp_path):
+    model, _ = tiny_bundle
+    out = tmp_path / "output"
+    assert cli.main(["compose", "--model", str(model.path), "--out", str(out), "--count", "3", "--length", "20",
+                     "--no-audio"]) == 0
+    report = evaluate.evaluate(model, count=0, composed=out)
+    composed = report["music"][str(out)]
+    written = sorted((json.loads(p.read_text()) for p in out.glob("*.json")), key=lambda r: r["name"])
+    assert sorted(m["change_share"] for m in composed["measures"]) == sorted(
+        r["measures"]["change_share"] for r in written)
+    assert composed["goals"]["pieces"] == 3 and 0 <= composed["classifier_accuracy"] <= 1
+    with pytest.raises(PianorollError, match="no composed pieces here"):
+        evaluate.evaluate(model, count=0, composed=tmp_path)

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports", default="reports", help="folder for the reports (default: reports)")
     parser.add_argument("--on", default=None, metavar="DIR",
                         help="score the model on every piece of this folder of pages (default: its held-out pieces)")
+    parser.add_argument("--composed", default=None, metavar="DIR",
+                        help="also measure the pieces `pianoroll compose` wrote to DIR against the real ones")
     parser.add_argument("--bench", choices=["chorales", "jsb"], default=None,
                         help="run a fixed benchmark instead of evaluating --model")
     parser.add_argument("--bench-data", default=None, metavar="PATH",
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     model = bundle.load(Path(args.model))
     others = [bundle.load(Path(path)) for path in args.compare]
     report = evaluate.evaluate(model, others, count=args.count, length=args.length, seed=args.seed,
-                               on=Path(args.on) if args.on else None, progress=print)
+                               on=Path(args.on) if args.on else None,
+                               composed=Path(args.composed) if args.composed else None, progress=print)
     evaluate.plot_density(report, reports / "density.png")
     print(f"wrote {reports / 'density.png'}")
     return publish(reports, "evaluation", evaluate.markdown(report), report)
