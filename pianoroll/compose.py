@@ -1,27 +1,29 @@
-"""Composing: a primer window, then the model stepped forward one column at a time.
+"""Composing: a primer window, then the network stepped forward one column at a time.
 
-Each step feeds the last WINDOW columns to the model, turns its PITCHES
-probabilities into a yes/no column by one of three rules, and slides the
-window on by appending that column (the decision, not the probabilities, as in
-the seed). A batch of pieces is stepped together, so ``count`` pieces cost
-little more than one.
+Each step gives the network the last WINDOW columns; a rule turns its
+probabilities into a yes/no column, pitch by pitch from the lowest (with a
+NADE head each decision conditions the pitches above it), and the window
+slides on by that column (the decision, not the probabilities, as in the
+seed). A batch of pieces is stepped together, so ``count`` pieces cost little
+more than one.
 
-The rules:
+The rules (``Decider`` and its subclasses):
 
-- ``vanish`` is the seed's ``vanish_proof``: a pitch sounds when
+- ``vanish`` (the default, ``Vanish``): the seed's offset lifts only the
+  notes that would start (p + v >= 1), a held note goes on with probability
+  p², no note outlasts the longest note of the training music, and v is
+  steered towards the training music's density. See ``Vanish``.
+- ``seed-vanish`` is the seed's ``vanish_proof`` exactly: a pitch sounds when
   ``p + v >= 1``, where ``v`` starts at ``vanish`` and is multiplied by
-  ``vanish_inc`` after every step. The seed's network never predicted more
-  than about 0.6, so a plain 0.5 threshold gave silence; the offset lifts the
-  predictions, and its growth fights the fade-out that feeding back sparse
-  columns causes. Computed in float32 exactly as the seed's
+  ``vanish_inc`` after every step, computed in float32 like the seed's
   ``(pred + vanish_proof).astype(np.uint8)``, so both give the same columns.
 - ``threshold``: a pitch sounds when ``p >= threshold``.
-- ``sample``: every pitch is an independent Bernoulli draw. Temperature acts
-  on the logit, ``p' = sigmoid(logit(p) / temperature)``: 1 draws from the
-  model as it is, lower is more conservative, higher more adventurous.
+- ``sample``: every pitch is a Bernoulli draw. Temperature acts on the logit,
+  ``p' = sigmoid(logit(p) / temperature)``: 1 draws from the model as it is,
+  lower is more conservative, higher more adventurous.
 
-Any rule can be capped with ``max_notes``: of the pitches a rule turned on,
-only the most probable are kept.
+Any rule can be capped with ``max_notes``: with a NADE head a column stops
+after that many notes; otherwise only the most probable are kept.
 """
 
 from __future__ import annotations
