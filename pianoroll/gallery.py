@@ -19,8 +19,9 @@ INDEX = "index.html"
 ROLL_HEIGHT_PX = 212  # each page row drawn two pixels high, sharp (image-rendering: pixelated)
 OPTIONS = ("mode", "vanish", "vanish_inc", "threshold", "temperature", "max_notes",
            "length", "bpm", "seed", "primer")
-MODE_OPTIONS = {"vanish": {"threshold", "temperature"}, "threshold": {"vanish", "vanish_inc", "temperature"},
-                "sample": {"vanish", "vanish_inc", "threshold"}}  # options a mode does not use, left out
+MODE_OPTIONS = {  # options a mode does not use, left out
+    "vanish": {"threshold", "temperature"}, "seed-vanish": {"threshold", "temperature"},
+    "threshold": {"vanish", "vanish_inc", "temperature"}, "sample": {"vanish", "vanish_inc", "threshold"}}
 STATISTICS = ("notes", "columns", "beats", "density", "mean_polyphony", "empty_fraction",
               "lowest_pitch", "highest_pitch", "density_by_quarter", "fade_ratio")
 
