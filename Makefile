@@ -37,7 +37,7 @@ opt = $(if $(2),$(1) $(2))
 
 help:
 	@echo "make compose    compose music (sets up venv, pages and a model first if missing)"
-	@echo "make test       run the test suite"
+	@echo "make test       run the test suite (make test-fast: about a minute; make lint: ruff)"
 	@echo "make install    create .venv and install pianoroll into it"
 	@echo "make images     MIDI=folder IMAGES=images RESOLUTION=0.25  → piano-roll pages"
 	@echo "make train      IMAGES=images MODEL=models/default EPOCHS= ARCH=convlstm|independent|seed LOSS="
@@ -73,6 +73,10 @@ compose: install $(MODEL)/model.keras
 
 test: install
 	$(PY) -m pytest
+
+.PHONY: lint
+lint: install  # pyflakes, syntax and import order (pyproject.toml's [tool.ruff]); CI runs it before the tests
+	$(PY) -m ruff check pianoroll scripts tests
 
 .PHONY: test-fast
 test-fast: install  # the suite without the end-to-end training, cluster and benchmark runs (about a minute)

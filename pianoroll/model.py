@@ -82,8 +82,7 @@ def seed_network() -> "keras.Model":
     seed learned little.
     """
     import keras
-    from keras.layers import (LSTM, BatchNormalization, Conv1D, Dense, Flatten, MaxPooling1D,
-                              Reshape, TimeDistributed)
+    from keras.layers import LSTM, BatchNormalization, Conv1D, Dense, Flatten, MaxPooling1D, Reshape, TimeDistributed
 
     return keras.Sequential([
         keras.Input((WINDOW, PITCHES)),

@@ -45,7 +45,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-
 from seed_compose import seed_loop  # noqa: E402
 
 GOAL = 50.0

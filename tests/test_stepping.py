@@ -9,7 +9,6 @@ from pianoroll import model, stepping
 from pianoroll.roll import PITCHES, WINDOW, beat_features
 
 
-
 def network(preset: str, **changes):
     import keras
 
