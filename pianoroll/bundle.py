@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -85,12 +86,38 @@ def read_config(path: Path) -> dict[str, Any]:
         config = json.loads(config_path.read_text())
     except (OSError, ValueError) as error:
         raise BundleError(f"{config_path}: unreadable ({error})") from None
+    if not isinstance(config, dict):
+        raise BundleError(f"{config_path}: not a pianoroll model config (a JSON {type(config).__name__}, not an object)")
     for key, expected in grid().items():
         if config.get(key) != expected:
             raise BundleError(
                 f"{config_path}: made for {key}={config.get(key)!r}, this version needs {expected!r}; "
                 "retrain with `make train`")
+    _check_fields(config, config_path)
     return config
+
+
+def _check_fields(config: dict[str, Any], config_path: Path) -> None:
+    """The fields compose and evaluate read, checked here so a broken config fails at once, not after seconds of work."""
+    from pianoroll.model import PRESETS  # numpy only: no TensorFlow
+
+    resolution = config.get("resolution")
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, float)) or not (math.isfinite(resolution) and resolution > 0):
+        _field_error(config_path, "resolution", resolution, "a number of quarter notes above 0")
+    if config.get("arch") not in PRESETS:
+        _field_error(config_path, "arch", config.get("arch"), f"one of {', '.join(PRESETS)}")
+    if not isinstance(config.get("model"), dict):
+        _field_error(config_path, "model", config.get("model"), "an object (the network's settings)")
+    data = config.get("data")
+    if not isinstance(data, dict):
+        _field_error(config_path, "data", data, "an object (what the model was trained on)")
+    if "images" in data and not isinstance(data["images"], str):
+        _field_error(config_path, "data.images", data["images"], "a folder name")
+
+
+def _field_error(config_path: Path, field: str, value: Any, expected: str) -> None:
+    shown = "missing" if value is None else f"{json.dumps(value)[:40]}"
+    raise BundleError(f"{config_path}: {field} is {shown}, must be {expected}; retrain with `make train`")
 
 
 def load(path: Path) -> Bundle:

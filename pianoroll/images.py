@@ -8,12 +8,21 @@ while the batch runs, so a killed batch keeps what it finished; a re-run
 skips every source whose size, modification time and options match its
 manifest lines and whose pages are all there.
 
+Hostile input costs a line, never the machine: a piece longer than
+``max_columns`` is refused before a roll is allocated (a 37-byte MIDI file can
+ask for a billion columns). Our own output failing (a full disk) stops the
+batch with one line naming the folder, and the manifest keeps what finished.
+A run holds ``<out>/.pianoroll.lock`` (``locked``), since two runs into one
+folder would each write a manifest of only their own rows.
+
 The library reports progress by yielding; the command draws the bar.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import multiprocessing
 import os
 import re
@@ -21,15 +30,19 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
+import numpy as np
+
 from pianoroll import PianorollError, midi, scores
 from pianoroll import pages as paging
 from pianoroll import roll as rolls
-from pianoroll.pages import Entry
-from pianoroll.roll import DEFAULT_RESOLUTION, Note
+from pianoroll.pages import Entry, OutputError
+from pianoroll.roll import DEFAULT_RESOLUTION, HIGHEST_PITCH, LOWEST_PITCH, Note
 
 MIDI_SUFFIXES = (".mid", ".midi")
 SUFFIXES = (*MIDI_SUFFIXES, *scores.SUFFIXES)
 MANIFEST_EVERY = 1.0  # seconds between manifest rewrites while a batch runs
+MAX_COLUMNS = 100_000  # a piece's length limit: 6.9 hours of sixteenths at 120 bpm, which no real piece reaches
+LOCK_FILE = ".pianoroll.lock"  # holds the process id of the run writing into the folder
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -42,10 +55,16 @@ class Options:
     resolution: float = DEFAULT_RESOLUTION
     keep_onsets: bool = False  # re-struck notes keep a darker ONSET pixel
     split_instruments: bool = False  # one piece per instrument, as midi2img did
+    max_columns: int = MAX_COLUMNS  # a longer piece is an error, refused before its roll is allocated
 
     def tag(self) -> str:
-        """The options besides resolution, as the manifest's ``options`` column records them."""
-        return ",".join(name for name, on in (("onsets", self.keep_onsets), ("split", self.split_instruments)) if on)
+        """The options besides resolution, as the manifest's ``options`` column records them.
+
+        A limit other than the default is recorded too, so raising it retries
+        the pieces it refused.
+        """
+        limit = f"max-columns={self.max_columns}" if self.max_columns != MAX_COLUMNS else ""
+        return ",".join(name for name, on in (("onsets", self.keep_onsets), ("split", self.split_instruments), (limit, limit)) if on)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +84,7 @@ class Summary:
     sources: int = 0
     converted: int = 0  # sources converted by this run
     up_to_date: int = 0  # sources whose pages were already there
+    failed: int = 0  # sources that could not be converted, by this run or the one before
     pieces: int = 0
     pages: int = 0
     notes: int = 0
@@ -77,12 +97,36 @@ def find_sources(paths: Iterable[Path]) -> list[Path]:
     found = []
     for path in map(Path, paths):
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)))
+            found.extend(_files_below(path))
         elif path.is_file():
             found.append(path)
         else:
             raise PianorollError(f"{path}: no such file or folder")
     return list(dict.fromkeys(found))
+
+
+def _files_below(root: Path) -> list[Path]:
+    """Every file below ``root``, hidden files and folders aside, sorted.
+
+    A symlinked folder is followed, as the user who linked it in meant, but
+    each folder is walked once: a link back up cannot loop, and a folder
+    linked twice does not give its pieces twice.
+    """
+    seen: set[tuple[int, int]] = set()
+    files = []
+    for folder, folders, names in os.walk(root, followlinks=True):
+        try:
+            identity = os.stat(folder)
+        except OSError:
+            folders[:] = []
+            continue
+        if (identity.st_dev, identity.st_ino) in seen:
+            folders[:] = []
+            continue
+        seen.add((identity.st_dev, identity.st_ino))
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        files.extend(Path(folder) / name for name in names if not name.startswith(".") and (Path(folder) / name).is_file())
+    return sorted(files)
 
 
 def read_parts(source: Path, split_instruments: bool) -> dict[str, list[Note]]:
@@ -98,20 +142,37 @@ def read_parts(source: Path, split_instruments: bool) -> dict[str, list[Note]]:
 
 def convert(task: Task) -> list[Entry]:
     """Convert one source into pages; a source that cannot be read gives one error entry."""
-    source, options = Path(task.source), task.options
-    base = Entry(task.source, task.piece, resolution=options.resolution, options=options.tag())
+    base = _base_entry(task)
     try:
-        stat = source.stat()
-        base = dataclasses.replace(base, source_size=stat.st_size, source_mtime=stat.st_mtime)
-        parts = read_parts(source, options.split_instruments)
-        names = _part_pieces(task.piece, list(parts))
-        return [_piece(base, name, notes, Path(task.out_dir), options) for name, notes in zip(names, parts.values())]
+        base = _with_stat(base, Path(task.source))  # an error line too records what it was made from
+        return convert_or_raise(task)
+    except OutputError:
+        raise  # our folder, not the source: the batch stops
     except PianorollError as error:
         return [dataclasses.replace(base, status="error", reason=_reason(error, task.source))]
     except OSError as error:  # gone or unreadable since the batch was planned
         return [dataclasses.replace(base, status="error", reason=f"cannot be read ({error.strerror or error})")]
     except Exception as error:  # a parser's unforeseen failure must not stop the batch
         return [dataclasses.replace(base, status="error", reason=f"{type(error).__name__}: {error}")]
+
+
+def convert_or_raise(task: Task) -> list[Entry]:
+    """Convert one source into pages, raising whatever goes wrong: ``convert`` for a batch, the fuzzer to see it all."""
+    source, options = Path(task.source), task.options
+    base = _with_stat(_base_entry(task), source)
+    parts = read_parts(source, options.split_instruments)
+    names = _part_pieces(task.piece, list(parts))
+    return [_piece(base, name, notes, Path(task.out_dir), options) for name, notes in zip(names, parts.values())]
+
+
+def _base_entry(task: Task) -> Entry:
+    return Entry(task.source, task.piece, resolution=task.options.resolution, options=task.options.tag())
+
+
+def _with_stat(entry: Entry, source: Path) -> Entry:
+    """The entry with the source's size and modification time, by which a re-run knows it is up to date."""
+    stat = source.stat()
+    return dataclasses.replace(entry, source_size=stat.st_size, source_mtime=stat.st_mtime)
 
 
 def _part_pieces(piece: str, parts: list[str]) -> list[str]:
@@ -124,12 +185,32 @@ def _part_pieces(piece: str, parts: list[str]) -> list[str]:
 
 
 def _piece(base: Entry, piece: str, notes: list[Note], out_dir: Path, options: Options) -> Entry:
+    columns = piece_columns(notes, options.resolution)
+    if not columns <= options.max_columns:  # NaN too
+        raise PianorollError(f"{base.source}: {columns:,.0f} columns long at {options.resolution:g} quarter notes a column, "
+                             f"above the limit of {options.max_columns:,} columns (--max-columns)")
     roll, dropped = rolls.from_notes(notes, options.resolution, keep_onsets=options.keep_onsets)
     if not roll.shape[0]:
         raise PianorollError(f"{base.source}: all {dropped} notes lie outside pitches {rolls.LOWEST_PITCH}..{rolls.HIGHEST_PITCH}")
-    written = paging.write_pages(roll, out_dir, piece)
+    try:
+        written = paging.write_pages(roll, out_dir, piece)
+    except OSError as error:
+        raise OutputError(f"{out_dir}: cannot write pages ({error.strerror or error})") from None
     return dataclasses.replace(base, piece=piece, pages=len(written), columns=roll.shape[0],
                                notes=len(notes) - dropped, dropped=dropped)  # fmt: skip
+
+
+def piece_columns(notes: list[Note], resolution: float) -> float:
+    """How many columns ``roll.from_notes`` would make of the notes, counted in floats before anything is allocated.
+
+    In floats, so that a note ending 10^30 beats in is a number to refuse
+    rather than an integer overflow; NaN if a time is NaN.
+    """
+    table = np.array([(n.pitch, n.start, n.end) for n in notes], dtype=np.float64).reshape(-1, 3)
+    inside = table[(table[:, 0] >= LOWEST_PITCH) & (table[:, 0] <= HIGHEST_PITCH)]
+    with np.errstate(all="ignore"):
+        steps = np.floor(inside[:, 1:] / resolution + 0.5 + 1e-9)  # as roll.to_step rounds
+        return float(np.maximum(steps[:, 1], steps[:, 0] + 1).max(initial=0))
 
 
 def _reason(error: Exception, source: str) -> str:
@@ -142,8 +223,34 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-") or "part"
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+@contextlib.contextmanager
+def locked(out_dir: Path) -> Iterator[None]:
+    """Hold ``<out_dir>/.pianoroll.lock`` while a batch runs there, or stop at once naming the process that holds it.
+
+    Two runs into one folder would each rewrite the manifest with only their
+    own rows. Once the lock is ours, temporaries left by killed runs are
+    removed: nobody else of ours is writing.
+    """
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as error:
+        raise OutputError(f"{out_dir}: cannot be used as the output folder ({error.strerror or error})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise PianorollError(f"{out_dir}: another run (process {holder}) is writing pages here; "
+                                 "wait for it to finish, or choose another --out") from None
+        with contextlib.suppress(OSError):  # the pid is for the message above; a full disk must not stop us here
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        paging.remove_stale_temporaries(out_dir)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class Batch:
@@ -173,7 +280,11 @@ class Batch:
         )  # fmt: skip
 
     def run(self, jobs: int | None = None) -> Iterator[list[Entry]]:
-        """Convert what is left, yielding each source's entries as it finishes; keeps the manifest current."""
+        """Convert what is left, yielding each source's entries as it finishes; keeps the manifest current.
+
+        An OutputError (our folder cannot be written) ends the batch; the
+        manifest is still written if it can be, with what finished.
+        """
         written = time.monotonic()
         try:
             for entries in in_parallel(convert, self.tasks, jobs):
@@ -185,11 +296,18 @@ class Batch:
                 if time.monotonic() - written > MANIFEST_EVERY:
                     self.write_manifest()
                     written = time.monotonic()
-        finally:
-            self.write_manifest()
+        except BaseException:
+            with contextlib.suppress(OutputError):  # the error on its way out says more than this one would
+                self.write_manifest()
+            raise
+        self.write_manifest()
 
     def write_manifest(self) -> Path:
-        return paging.write_manifest(self.out_dir, (e for entries in self.entries.values() for e in entries))
+        """The manifest of every entry known; OutputError when it cannot be written."""
+        try:
+            return paging.write_manifest(self.out_dir, (e for entries in self.entries.values() for e in entries))
+        except OSError as error:
+            raise OutputError(f"{self.out_dir / paging.MANIFEST}: cannot be written ({error.strerror or error})") from None
 
     def summary(self) -> Summary:
         todo = {t.source for t in self.tasks}
@@ -198,8 +316,10 @@ class Batch:
             entries = self.entries.get(source, [])
             if source in todo and source not in self.done:
                 continue  # not reached (interrupted)
-            summary.converted += source in todo
-            summary.up_to_date += source not in todo
+            ok = bool(entries) and all(entry.ok for entry in entries)
+            summary.converted += ok and source in todo
+            summary.up_to_date += ok and source not in todo
+            summary.failed += not ok
             for entry in entries:
                 if entry.ok:
                     summary.pieces += 1
@@ -217,7 +337,10 @@ def _remove_pages(out_dir: Path, old: list[Entry], new: list[Entry]) -> None:
     for entry in old:
         if entry.ok and entry.piece not in kept:
             for index in range(entry.pages):
-                (out_dir / paging.page_name(entry.piece, index)).unlink(missing_ok=True)
+                try:
+                    (out_dir / paging.page_name(entry.piece, index)).unlink(missing_ok=True)
+                except OSError as error:
+                    raise OutputError(f"{out_dir}: cannot remove old pages ({error.strerror or error})") from None
 
 
 def _old_manifest(out_dir: Path) -> dict[str, list[Entry]]:

@@ -26,6 +26,11 @@ Reading rules:
   both their re-strike and their full length (two voices striking it at the
   same moment are one note);
 - a note still held when the file ends lasts until the last event.
+
+Hostile files are refused by name: a variable-length quantity of more than
+four bytes (the standard's limit; py_midicsv would read any length, and a
+delta of 2^35 ticks is one way to ask for a piece of a billion columns) and a
+header of 0 ticks per quarter note are errors on both paths.
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ from __future__ import annotations
 import bisect
 import contextlib
 import io
+import math
 import operator
 import struct
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
+import numpy as np
 from py_midicsv import FileReader, FileWriter
+from py_midicsv.midi import fileio
 from py_midicsv.midi.containers import Pattern, Track
 from py_midicsv.midi.events import (
     EndOfTrackEvent,
@@ -62,6 +70,13 @@ _START_PITCH = operator.itemgetter(0, 3)  # the order of notes: (start, stop, ch
 CHANNEL_DATA = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}  # data bytes per status, by its high nibble
 HEADER = b"MThd"
 TRACK = b"MTrk"
+QUANTITY_BYTES = 4  # the longest variable-length quantity the standard allows: 28 bits
+LONGEST_DELTA = (1 << 7 * QUANTITY_BYTES) - 1  # ticks: the longest gap one delta can say
+MAX_TEMPO = 0xFFFFFF  # microseconds per quarter note: a Set Tempo event has three bytes for it
+MIN_BPM = 60_000_000 / MAX_TEMPO  # about 3.58: the slowest tempo a MIDI file can hold
+MAX_BPM = 120_000_000 - 1  # the fastest: 0.5 µs a quarter note still rounds to 1, not to a tempo of 0
+NOTE_ON, NOTE_OFF, PROGRAM_CHANGE = 0x90, 0x80, 0xC0  # status bytes, channel 0
+END_OF_TRACK = b"\x00\xff\x2f\x00"  # delta 0, meta event 2F, no data
 # The sixteen General MIDI families, eight programs each: names for the parts of a file.
 FAMILIES = (
     "piano", "chromatic-percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
@@ -75,6 +90,10 @@ class MidiError(PianorollError):
 
 class UnusualMidi(Exception):
     """Something ``decode`` leaves to py_midicsv: odd or broken bytes, which it reads (or refuses) its own way."""
+
+
+class CorruptMidi(Exception):
+    """Bytes that no reader may accept (``decode`` and py_midicsv alike); ``read`` names the file."""
 
 
 NoteEvent = tuple[int, int, int, int]  # (tick, channel, pitch, velocity); velocity 0 releases the key
@@ -93,6 +112,8 @@ def read(path: Path, allow_empty: bool = False) -> list[Note]:
     data, spans = _read_bytes(path)
     try:
         ticks, tracks = decode(data, spans)
+    except CorruptMidi as error:
+        raise MidiError(f"{path}: corrupt MIDI data ({error})") from None
     except UnusualMidi:
         pattern = _parse(data, path)
         ticks, tracks = pattern.resolution, _pattern_tracks(pattern, path)
@@ -124,16 +145,22 @@ def write(notes: Iterable[Note], path: Path, bpm: float = DEFAULT_BPM, program: 
     """Write notes (in beats) as a format-1 MIDI file: a tempo track and one instrument track.
 
     The file is written under a temporary name and renamed, so it is never
-    half-written. Velocities are clamped to 1..127.
+    half-written. Velocities are clamped to 1..127. The instrument track is
+    encoded with numpy: a page of a million notes is seconds, where an object
+    per event through py_midicsv was half a minute.
     """
     path = Path(path)
-    notes = list(notes)
-    _check(notes, path, bpm, program)
+    table = _note_table(list(notes), path)
+    _check(table, path, bpm, program)
     data = io.BytesIO()
     # py_midicsv keeps "running status" as a class-wide switch that every read resets; set it
     # here so that the same notes always give the same bytes (every status byte written).
     Pattern.useRunningStatus = False
-    FileWriter(data).write(_pattern(notes, bpm, program, path.stem))
+    writer = FileWriter(data)
+    writer.write_file_header(Pattern(resolution=TICKS_PER_QUARTER, format=1), length=2)
+    writer.write_track(_tempo_track(bpm, path.stem))
+    body = _instrument_track(table, program, path)
+    data.write(TRACK + struct.pack(">L", len(body)) + body)
     write_atomic(path, data.getvalue())
 
 
@@ -173,13 +200,42 @@ def _read_bytes(path: Path) -> tuple[bytes, list[tuple[int, int]]]:
 def _parse(data: bytes, path: Path) -> Pattern:
     """The file through py_midicsv, which reads odd files leniently and fails on broken ones."""
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # py_midicsv prints its warnings
+        with contextlib.redirect_stderr(io.StringIO()), _quantities_checked():  # py_midicsv prints its warnings
             pattern = FileReader().read(io.BytesIO(data), strict=False)
     except Exception as error:  # a malformed file can fail anywhere inside the parser
         raise MidiError(f"{path}: corrupt MIDI data ({error or type(error).__name__})") from None
-    if pattern.resolution & 0x8000 or pattern.resolution == 0:
+    if pattern.resolution & 0x8000:
         raise MidiError(f"{path}: SMPTE time (frames per second) is not supported, only ticks per quarter note")
+    if pattern.resolution == 0:
+        raise MidiError(f"{path}: ticks per quarter note is 0 (the header's time division)")
     return pattern
+
+
+@contextlib.contextmanager
+def _quantities_checked() -> Iterator[None]:
+    """py_midicsv reading variable-length quantities as the standard bounds them, as ``decode`` does.
+
+    Its reader looks ``read_varlen`` up in its module on every call and takes
+    any length; a subclass cannot reach it, so it is swapped for the span of
+    one parse (parses never overlap within a process).
+    """
+    lenient = fileio.read_varlen
+    fileio.read_varlen = _bounded_varlen
+    try:
+        yield
+    finally:
+        fileio.read_varlen = lenient
+
+
+def _bounded_varlen(data: Iterator[int]) -> int:
+    """py_midicsv's ``read_varlen`` over its byte iterator, refusing a quantity longer than QUANTITY_BYTES."""
+    value = 0
+    for _ in range(QUANTITY_BYTES):
+        byte = next(data)
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value
+    raise CorruptMidi(f"a variable-length quantity longer than {QUANTITY_BYTES} bytes")
 
 
 def _pattern_tracks(pattern: Pattern, path: Path) -> list[TrackNotes]:
@@ -210,7 +266,9 @@ def track_spans(data: bytes, path: Path) -> list[tuple[int, int]]:
         raise MidiError(f"{path}: not a MIDI file (it does not start with MThd)")
     if len(data) < 14:
         raise MidiError(f"{path}: truncated (the header is cut off)")
-    length, _, tracks = struct.unpack(">LHH", data[4:12])
+    length, _, tracks, division = struct.unpack(">LHHH", data[4:14])
+    if division == 0:
+        raise MidiError(f"{path}: ticks per quarter note is 0 (the header's time division)")
     spans, offset = [], 8 + length
     for index in range(tracks):
         if offset + 8 > len(data) or data[offset : offset + 4] != TRACK:
@@ -299,14 +357,19 @@ def _decode_track(data: bytes, position: int, end: int) -> TrackNotes:
 
 
 def _varlen(data: bytes, position: int) -> tuple[int, int]:
-    """A variable-length quantity: seven bits a byte, high bit set on every byte but the last."""
+    """A variable-length quantity: seven bits a byte, high bit set on every byte but the last.
+
+    At most QUANTITY_BYTES bytes: a longer one is corrupt (CorruptMidi), not
+    something to clamp or to read as a delta of years.
+    """
     value = 0
-    while True:
+    for _ in range(QUANTITY_BYTES):
         byte = data[position]
         position += 1
         value = (value << 7) | (byte & 0x7F)
         if not byte & 0x80:
             return value, position
+    raise CorruptMidi(f"a variable-length quantity longer than {QUANTITY_BYTES} bytes at byte {position - QUANTITY_BYTES}")
 
 
 def _pair(events: list[NoteEvent]) -> tuple[list[Played], list[tuple[int, int, int, int]]]:
@@ -332,42 +395,76 @@ def _pair(events: list[NoteEvent]) -> tuple[list[Played], list[tuple[int, int, i
     return notes, [(start, *key, velocity) for key, (start, velocity, _) in held.items()]
 
 
-def _check(notes: list[Note], path: Path, bpm: float, program: int) -> None:
-    if not bpm > 0:
-        raise MidiError(f"{path}: the tempo must be above 0 beats per minute, not {bpm}")
+def _note_table(notes: list[Note], path: Path) -> np.ndarray:
+    """Notes as rows of (pitch, start, end, velocity), float64, for checking and encoding them whole."""
+    try:
+        return np.array([tuple(note[:4]) for note in notes], dtype=np.float64).reshape(-1, 4)
+    except (TypeError, ValueError, IndexError) as error:
+        raise MidiError(f"{path}: cannot write these notes ({error})") from None
+
+
+def _check(table: np.ndarray, path: Path, bpm: float, program: int) -> None:
+    """Refuse what MIDI cannot hold, before a byte is written: NaN and infinity included."""
+    if not (MIN_BPM <= bpm < math.inf and round(60_000_000 / bpm) >= 1):
+        raise MidiError(f"{path}: the tempo must be from {MIN_BPM:.2f} to {MAX_BPM:,} beats per minute "
+                        f"(what MIDI's microseconds per quarter note can say), not {bpm}")
     if not 0 <= program <= 127:
         raise MidiError(f"{path}: a MIDI program is 0..127, not {program}")
-    for note in notes:
-        if not 0 <= note.pitch <= 127 or note.start < 0 or note.end < note.start:
-            raise MidiError(f"{path}: cannot write {note}: pitch must be 0..127 and 0 <= start <= end")
+    pitch, start, end, velocity = table.T
+    wrong = ~((pitch >= 0) & (pitch <= 127) & (pitch == np.floor(pitch)) & (start >= 0) & (end >= start)
+              & (end * TICKS_PER_QUARTER < 2**53) & np.isfinite(velocity))
+    if wrong.any():
+        bad = table[np.argmax(wrong)]
+        raise MidiError(f"{path}: cannot write the note (pitch {bad[0]:g}, {bad[1]:g} to {bad[2]:g} beats, "
+                        f"velocity {bad[3]:g}): pitch must be 0..127 and 0 <= start <= end")
 
 
-def _pattern(notes: list[Note], bpm: float, program: int, name: str) -> Pattern:
+def _tempo_track(bpm: float, name: str) -> Track:
     tempo = Track(tick_relative=False)
-    tempo.append(TrackNameEvent(tick=0, data=list(name.encode("utf-8")[:127])))
+    tempo.append(TrackNameEvent(tick=0, data=list(name.encode("utf-8", "surrogateescape")[:127])))
     tempo.append(TimeSignatureEvent(tick=0, data=[4, 2, 24, 8]))  # 4/4, a click per quarter
     tempo.append(SetTempoEvent(tick=0, mpqn=round(60_000_000 / bpm)))
     tempo.append(EndOfTrackEvent(tick=0))
     tempo.make_ticks_rel()
-    return Pattern(tracks=[tempo, _instrument_track(notes, program)], resolution=TICKS_PER_QUARTER, format=1)
+    return tempo
 
 
-def _instrument_track(notes: list[Note], program: int) -> Track:
-    events = []  # (tick, 0 for off / 1 for on, pitch, event): offs first, so a re-strike reads as two notes
-    for note in notes:
-        start = _ticks(note.start)
-        stop = max(_ticks(note.end), start + 1)  # a note-off in the same tick would come first
-        velocity = min(max(int(note.velocity), 1), 127)
-        events.append((start, 1, note.pitch, NoteOnEvent(tick=start, data=[note.pitch, velocity])))
-        events.append((stop, 0, note.pitch, NoteOffEvent(tick=stop, data=[note.pitch, 0])))
-    events.sort(key=lambda e: e[:3])
-    track = Track(tick_relative=False)
-    track.append(ProgramChangeEvent(tick=0, data=[program]))
-    track.extend(event for *_, event in events)
-    track.append(EndOfTrackEvent(tick=events[-1][0] if events else 0))
-    track.make_ticks_rel()
-    return track
+def _instrument_track(table: np.ndarray, program: int, path: Path) -> bytes:
+    """The body of the instrument track: the program, then every note-on and note-off, then its end.
+
+    Events go in order of (tick, off before on, pitch), ties in the order of
+    the notes, so a re-strike reads as two notes and the same notes always
+    give the same bytes. Every event carries its status byte.
+    """
+    pitch = table[:, 0].astype(np.int64)
+    start = np.rint(table[:, 1] * TICKS_PER_QUARTER).astype(np.int64)
+    stop = np.maximum(np.rint(table[:, 2] * TICKS_PER_QUARTER).astype(np.int64), start + 1)  # an off in the same tick would come first
+    velocity = np.clip(np.trunc(table[:, 3]), 1, 127).astype(np.int64)
+    ticks = np.stack([start, stop], axis=1).ravel()  # each note's on, then its off, as the notes come
+    is_on = np.tile([1, 0], len(table))
+    pitches = np.repeat(pitch, 2)
+    order = np.lexsort((pitches, is_on, ticks))  # stable: ties keep the notes' order
+    ticks, is_on, pitches = ticks[order], is_on[order], pitches[order]
+    data2 = np.stack([velocity, np.zeros_like(velocity)], axis=1).ravel()[order]  # a note-off's velocity is 0
+    deltas = np.diff(ticks, prepend=0)
+    if deltas.size and deltas.max() > LONGEST_DELTA:
+        raise MidiError(f"{path}: a silence of {deltas.max() / TICKS_PER_QUARTER:g} beats between two events "
+                        f"is longer than MIDI can say ({LONGEST_DELTA / TICKS_PER_QUARTER:g})")
+    status = np.where(is_on == 1, NOTE_ON, NOTE_OFF)
+    events = _encode_events(deltas, status, pitches, data2)
+    return bytes([0, PROGRAM_CHANGE, program]) + events + END_OF_TRACK
 
 
-def _ticks(beats: float) -> int:
-    return round(beats * TICKS_PER_QUARTER)
+def _encode_events(deltas: np.ndarray, status: np.ndarray, first: np.ndarray, second: np.ndarray) -> bytes:
+    """Channel events of two data bytes, each after its delta as a variable-length quantity, laid out at once."""
+    lengths = 1 + sum((deltas >= 1 << 7 * k).astype(np.int64) for k in range(1, QUANTITY_BYTES))
+    ends = np.cumsum(lengths + 3)
+    offsets = ends - lengths - 3
+    out = np.empty(int(ends[-1]) if ends.size else 0, dtype=np.uint8)
+    for k in range(QUANTITY_BYTES):  # byte k of each quantity: seven bits, the high bit on all but its last
+        has = lengths > k
+        remaining = lengths[has] - 1 - k
+        out[offsets[has] + k] = ((deltas[has] >> (7 * remaining)) & 0x7F) | np.where(remaining > 0, 0x80, 0)
+    at = offsets + lengths
+    out[at], out[at + 1], out[at + 2] = status, first, second
+    return out.tobytes()

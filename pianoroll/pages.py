@@ -15,7 +15,9 @@ import dataclasses
 import io
 import itertools
 import os
+import re
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any, Iterable
@@ -25,15 +27,24 @@ from PIL import Image
 
 from pianoroll import PianorollError
 from pianoroll import roll as rolls
-from pianoroll.roll import ON, ONSET, ON_THRESHOLD, PAGE_COLUMNS, PITCHES, SILENCE
+from pianoroll.roll import ON, ON_THRESHOLD, ONSET, PAGE_COLUMNS, PITCHES, SILENCE
 
 MANIFEST = "manifest.csv"
+MANIFEST_ENCODING = ("utf-8", "surrogateescape")  # a file name that is not UTF-8 survives the round trip byte for byte
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PAGE_COLUMNS = 100_000  # wider is no page we or a drawing program made; the header alone must not cost gigabytes
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # how Pillow gives 16-bit grayscale: 0..WIDE_WHITE
+WIDE_WHITE = 65535
 _temporaries = itertools.count()  # serial numbers for write_atomic's temporary names
+TEMPORARY = re.compile(r"\..+\.(\d+)-\d+\.tmp")  # create_temporary's names: .<name>.<pid>-<serial>.tmp
 
 
 class PageError(PianorollError):
     """A page or manifest that cannot be used; the message names the file and the reason."""
+
+
+class OutputError(PianorollError):
+    """Our own output cannot be written (a full disk, a read-only folder): the batch stops, and no input is blamed."""
 
 
 def page_name(piece: str, index: int) -> str:
@@ -107,6 +118,37 @@ def create_temporary(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
 
 
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporaries that killed writers left in ``folder``; returns them.
+
+    Only names of create_temporary's ``.tmp`` pattern whose process is gone
+    are touched: a live writer's file, or anybody else's, stays.
+    """
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = TEMPORARY.fullmatch(name)
+        if match and not _alive(int(match.group(1))):
+            (Path(folder) / name).unlink(missing_ok=True)
+            removed.append(Path(folder) / name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except OverflowError:  # a number no process can have
+        return False
+    return True
+
+
 def write_figure(figure: Any, path: Path, dpi: int = 100) -> None:
     """A matplotlib figure as a PNG, written atomically like everything else we write; closes it."""
     import matplotlib.pyplot as plt
@@ -131,24 +173,56 @@ def write_pages(roll: np.ndarray, out_dir: Path, piece: str) -> list[Path]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Any PNG PITCHES pixels high (grayscale, RGB or RGBA) as a roll; brighter than 50% is on.
+    """Any PNG PITCHES pixels high (grayscale of 8 or 16 bits, RGB or RGBA) as a roll; brighter than 50% is on.
 
     Transparent pixels count as silence, so a roll drawn on a transparent
-    canvas reads as the user sees it.
+    canvas reads as the user sees it. The size is checked from the header,
+    before a pixel is decoded, so a header that claims billions of columns
+    costs nothing; whatever else Pillow makes of a broken file is a PageError.
     """
     try:
-        with Image.open(path) as img:
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                img = img.convert("RGBA")
-                canvas = Image.new("RGBA", img.size, (0, 0, 0, 255))
-                img = Image.alpha_composite(canvas, img)
-            gray = np.asarray(img.convert("L"))
-    except (OSError, ValueError) as error:
-        raise PageError(f"{path}: not a readable PNG ({error})") from None
-    if gray.shape[0] != PITCHES:
-        raise PageError(f"{path}: a page must be {PITCHES} pixels high, this one is {gray.shape[0]}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                _check_size(img.size, path)
+                gray = _brightness(img)
+    except PageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise PageError(f"{path}: far too many pixels for a page (Pillow: {error})") from None
+    except Exception as error:  # Pillow fails on broken files in many ways: OSError, SyntaxError, zlib.error…
+        raise PageError(f"{path}: not a readable PNG ({error or type(error).__name__})") from None
     pixels = gray[::-1].T
     return np.where(pixels > ON_THRESHOLD, np.where(pixels == ONSET, ONSET, ON), SILENCE).astype(np.uint8)
+
+
+def _check_size(size: tuple[int, int], path: Path) -> None:
+    columns, rows = size
+    if rows != PITCHES:
+        raise PageError(f"{path}: a page must be {PITCHES} pixels high, this one is {rows}")
+    if columns > MAX_PAGE_COLUMNS:
+        raise PageError(f"{path}: {columns:,} columns wide, above the limit of {MAX_PAGE_COLUMNS:,} columns a page")
+
+
+def _brightness(img: Image.Image) -> np.ndarray:
+    """The image as 8-bit brightness, transparent pixels black.
+
+    Pillow's own conversion of 16-bit grayscale to 8 bits clips instead of
+    scaling (a pixel at 0.5% of white would read as white), so wide modes
+    are scaled here.
+    """
+    if img.mode in WIDE_MODES:
+        wide = np.asarray(img).astype(np.float64)
+        gray = np.clip(np.rint(wide * 255 / WIDE_WHITE), 0, 255).astype(np.uint8)
+        transparent = img.info.get("transparency")
+        if isinstance(transparent, int):
+            gray[wide == transparent] = SILENCE
+        return gray
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        img = img.convert("RGBA")
+        canvas = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(canvas, img)
+    return np.asarray(img.convert("L"))
 
 
 def read_page(path: Path) -> np.ndarray:
@@ -199,7 +273,7 @@ def write_manifest(out_dir: Path, entries: Iterable[Entry]) -> Path:
     writer.writerow(FIELDS)
     for entry in sorted(entries, key=lambda e: (e.source, e.piece)):
         writer.writerow([getattr(entry, name) for name in FIELDS])  # a batch rewrites it every second
-    write_atomic(path, text.getvalue().encode())
+    write_atomic(path, text.getvalue().encode(*MANIFEST_ENCODING))
     return path
 
 
@@ -209,11 +283,13 @@ def read_manifest(images_dir: Path) -> list[Entry]:
         raise PageError(f"{path}: no manifest (make one with `make images`)")
     types = {f.name: f.type for f in dataclasses.fields(Entry)}
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding=MANIFEST_ENCODING[0], errors=MANIFEST_ENCODING[1]) as f:
             rows = list(csv.DictReader(f))
         return [Entry(**{k: _parse(types[k], v) for k, v in row.items()}) for row in rows]
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, csv.Error) as error:
         raise PageError(f"{path}: not a pianoroll manifest ({error})") from None
+    except OSError as error:
+        raise PageError(f"{path}: cannot be read ({error.strerror or error})") from None
 
 
 def _parse(kind: str, text: str):

@@ -28,12 +28,12 @@ def test_images_converts_a_folder_reports_bad_files_on_one_line_each_and_sums_up
     assert result.returncode == 0, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith(str(music))]
     assert errors == [f"{music / 'bad.mid'}: truncated (track 1 of 2 is cut off)"]
-    assert "2 source files: 2 converted, 0 already up to date, 1 skipped" in result.stdout
+    assert "2 source files: 1 converted, 0 already up to date, 1 failed" in result.stdout
     assert "1 piece, 1 page, 12 notes" in result.stdout
     assert f"skipped {music / 'bad.mid'}: truncated" in result.stdout
     assert [e.piece for e in pages.read_manifest(tmp_path / "images") if e.ok] == ["good"]
     rerun = pianoroll("images", music, "--out", tmp_path / "images")
-    assert rerun.returncode == 0 and "0 converted, 2 already up to date, 1 skipped" in rerun.stdout
+    assert rerun.returncode == 0 and "0 converted, 1 already up to date, 1 failed" in rerun.stdout
 
 
 def test_images_fails_only_when_nothing_converts(tmp_path):

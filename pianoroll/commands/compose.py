@@ -22,7 +22,7 @@ import json
 import re
 from pathlib import Path
 
-from pianoroll import PianorollError
+from pianoroll import PianorollError, midi
 from pianoroll.compose import MODES, SILENCE_PRIMER, VANISH_INC, Settings
 
 MAX_LENGTH = 10_000  # columns: 2,500 quarter notes at the default resolution
@@ -86,7 +86,7 @@ def options(args: argparse.Namespace) -> dict:
             "length": number(args, "length", int, 1, MAX_LENGTH),
             "count": number(args, "count", int, 1, MAX_COUNT),
             "seed": number(args, "seed", int, 0, 2**32 - 1),
-            "bpm": number(args, "bpm", float, 1, 1000),
+            "bpm": number(args, "bpm", float, midi.MIN_BPM, 1000),
             "primer": args.primer or "training",
             "model": str(args.model)}
 

@@ -4,6 +4,9 @@ A pixel brighter than 50% sounds (grayscale, RGB or RGBA; transparent is silence
 A run of sounding pixels is one note; a darker ONSET pixel (160, written by
 `images --onsets`) inside a run starts a new note there, so a re-struck note
 stays two notes.
+
+A page may be at most 100,000 columns wide (pages.MAX_PAGE_COLUMNS); the tempo
+is 3.58 (MIDI's slowest) to 1000 quarter notes a minute.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from pathlib import Path
 
 from pianoroll import PianorollError, midi, pages
 from pianoroll import roll as rolls
+from pianoroll.commands.images import check_resolution, shown
+
+MAX_BPM = 1000.0  # quarter notes a minute: faster is no tempo, and 1e9 would round to a tempo of 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,13 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.resolution > 0:
-        raise PianorollError(f"--resolution {args.resolution}: must be above 0 quarter notes")
+    check_resolution(args.resolution)
+    if not midi.MIN_BPM <= args.bpm <= MAX_BPM:  # NaN too
+        raise PianorollError(f"--bpm {args.bpm}: must be from {midi.MIN_BPM:.2f} to {MAX_BPM:g} quarter notes a minute")
     if not 1 <= args.velocity <= 127:
         raise PianorollError(f"--velocity {args.velocity}: must be 1..127")
     roll = pages.join(args.pngs)
     notes = rolls.to_notes(roll, args.resolution, velocity=args.velocity)
-    midi.write(notes, args.out, bpm=args.bpm)
+    try:
+        midi.write(notes, args.out, bpm=args.bpm)
+    except OSError as error:
+        raise PianorollError(f"{args.out}: cannot be written ({error.strerror or error})") from None
     seconds = roll.shape[0] * args.resolution * 60 / args.bpm
-    print(f"{args.out}: {len(notes)} notes from {len(args.pngs)} pages, {seconds:.1f} s at {args.bpm:g} bpm")
+    print(shown(f"{args.out}: {len(notes)} notes from {len(args.pngs)} pages, {seconds:.1f} s at {args.bpm:g} bpm"))
     return 0

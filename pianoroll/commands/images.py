@@ -3,12 +3,16 @@
 With no SRC the built-in Bach chorales (music21's corpus) are converted. Folders
 are searched recursively. A file that cannot be read is reported on one line and
 the batch goes on; re-running skips sources whose pages are up to date, so a
-stopped batch resumes. Exits non-zero only when nothing could be converted.
+stopped batch resumes. Exits non-zero only when nothing could be converted,
+or when the output folder cannot be written (one line naming it) or is in use
+by another run.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +20,8 @@ from tqdm import tqdm
 
 from pianoroll import PianorollError, images, scores
 from pianoroll.roll import DEFAULT_RESOLUTION
+
+MAX_RESOLUTION = 16.0  # quarter notes a column: four 4/4 bars; coarser is no roll anyone can read
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,20 +41,35 @@ def add_conversion_arguments(parser: argparse.ArgumentParser) -> None:
                              "so it stays a note of its own; still reads as 'on'")  # fmt: skip
     parser.add_argument("--split-instruments", action="store_true",
                         help="one piece per instrument (MIDI program, or score part), as midi2img did")  # fmt: skip
+    parser.add_argument("--max-columns", type=int, default=images.MAX_COLUMNS,
+                        help=f"refuse a piece longer than this many columns (default: {images.MAX_COLUMNS:,})")  # fmt: skip
 
 
 def options(args: argparse.Namespace) -> images.Options:
-    if not args.resolution > 0:
-        raise PianorollError(f"--resolution {args.resolution}: must be above 0 quarter notes")
-    return images.Options(args.resolution, args.onsets, args.split_instruments)
+    check_resolution(args.resolution)
+    if args.max_columns < 1:
+        raise PianorollError(f"--max-columns {args.max_columns}: must be at least 1")
+    return images.Options(args.resolution, args.onsets, args.split_instruments, args.max_columns)
+
+
+def check_resolution(resolution: float) -> None:
+    """A column's length in quarter notes, finite and sane: inf or 1e300 would make every note one column."""
+    if not (0 < resolution <= MAX_RESOLUTION and math.isfinite(resolution)):
+        raise PianorollError(f"--resolution {resolution}: must be above 0 and at most {MAX_RESOLUTION:g} quarter notes")
+
+
+def shown(name: object) -> str:
+    """A file name as the terminal can print it: bytes that are not UTF-8 as escapes, never a UnicodeEncodeError."""
+    return os.fsencode(str(name)).decode("utf-8", "backslashreplace")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise PianorollError(f"--jobs {args.jobs}: must be at least 1")
+    settings = options(args)
     sources = images.find_sources(args.sources) if args.sources else scores.chorales()
-    batch = images.Batch(sources, args.out, options(args))
-    summary = convert(batch, args.jobs)
+    with images.locked(args.out):
+        summary = convert(images.Batch(sources, args.out, settings), args.jobs)
     return 0 if summary.pieces else 1
 
 
@@ -59,7 +80,7 @@ def convert(batch: images.Batch, jobs: int | None) -> images.Summary:
         for entries in batch.run(jobs):
             for entry in entries:
                 if not entry.ok:
-                    bar.write(f"{entry.source}: {entry.reason}", file=sys.stderr)
+                    bar.write(shown(f"{entry.source}: {entry.reason}"), file=sys.stderr)
             bar.update()
     summary = batch.summary()
     print(report(summary, batch))
@@ -69,11 +90,11 @@ def convert(batch: images.Batch, jobs: int | None) -> images.Summary:
 def report(summary: images.Summary, batch: images.Batch) -> str:
     lines = [
         f"{count(summary.sources, 'source file')}: {summary.converted} converted, "
-        f"{summary.up_to_date} already up to date, {len(summary.errors)} skipped",
+        f"{summary.up_to_date} already up to date, {summary.failed} failed",
         f"{count(summary.pieces, 'piece')}, {count(summary.pages, 'page')}, {count(summary.notes, 'note')}"
         + (f" ({summary.dropped} outside pitches 21..126 dropped)" if summary.dropped else ""),
-        *(f"  skipped {source}: {reason}" for source, reason in summary.errors),
-        f"pages and manifest in {batch.out_dir}/",
+        *(f"  skipped {shown(source)}: {shown(reason)}" for source, reason in summary.errors),
+        f"pages and manifest in {shown(batch.out_dir)}/",
     ]
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pianoroll import PianorollError, images
-from pianoroll.commands.images import add_conversion_arguments, convert, options
+from pianoroll.commands.images import add_conversion_arguments, convert, options, shown
 from pianoroll.pages import page_name
 
 
@@ -19,9 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise PianorollError(f"{args.file}: no such file" + (" (it is a folder: use `pianoroll images`)" if args.file.is_dir() else ""))
-    batch = images.Batch([args.file], args.out, options(args))
-    summary = convert(batch, jobs=1)
+    settings = options(args)
+    with images.locked(args.out):
+        batch = images.Batch([args.file], args.out, settings)
+        summary = convert(batch, jobs=1)
     for entry in batch.entries.get(str(args.file), []):
         for index in range(entry.pages if entry.ok else 0):
-            print(args.out / page_name(entry.piece, index))
+            print(shown(args.out / page_name(entry.piece, index)))
     return 0 if summary.pieces else 1
