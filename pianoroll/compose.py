@@ -29,6 +29,7 @@ after that many notes; otherwise only the most probable are kept.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -281,8 +282,18 @@ def file_primer(path: Path, resolution: float) -> Primer:
     if path.suffix.lower() in PNG_SUFFIXES:
         roll = pages.read_image(path)
     else:
-        roll, _ = rolls.from_notes(_read_notes(path), resolution)
-    return fit_window(roll, str(path))
+        roll, _ = rolls.from_notes(opening(_read_notes(path), WINDOW * resolution), resolution)
+    return fit_window(roll, printable(path))
+
+
+def opening(notes: list[rolls.Note], beats: float) -> list[rolls.Note]:
+    """The notes as heard in the first ``beats``, cut off there: a primer never costs more than its window."""
+    return [note._replace(end=min(note.end, beats)) for note in notes if note.start < beats]
+
+
+def printable(path: Path) -> str:
+    """A file name as text that any JSON or HTML writer takes (bytes that are not UTF-8 shown as �)."""
+    return os.fsencode(path).decode("utf-8", errors="replace")
 
 
 def _read_notes(path: Path) -> list[rolls.Note]:
@@ -360,7 +371,6 @@ def write_pieces(out_dir: Path, pieces: list[tuple[str, np.ndarray, dict[str, An
     missing. A piece without audio says why in its record's ``audio`` field;
     one with audio names what played it in ``renderer``. ``sound=False`` skips the WAV.
     """
-    import os
     import shutil
     import tempfile
     from concurrent.futures import ThreadPoolExecutor

@@ -399,3 +399,33 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path):
     assert list(out.iterdir()) == []
     with pytest.raises(compose.ComposeError, match="not a file name"):
         compose.write_pieces(out, [("sub/piece", frames, record)], 0.25, 120.0)
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_work(bundle_dir, tmp_path):
+    (tmp_path / "taken").write_text("not a folder")
+    with pytest.raises(PianorollError, match="--out .*taken: is a file, not a folder"):
+        compose_cli("--model", str(bundle_dir), "--out", str(tmp_path / "taken"), "--length", "8")
+    assert (tmp_path / "taken").read_text() == "not a folder"
+
+
+def test_a_primer_reads_only_its_window_however_long_its_notes(bundle_dir, tmp_path):
+    from tests.conftest import midi_bytes
+
+    endless = tmp_path / "endless.mid"  # a note released after 2^26 ticks: 559,241 columns if read whole
+    endless.write_bytes(midi_bytes([["0, Note_on_c, 0, 60, 90", f"{2 ** 26}, Note_off_c, 0, 60, 0"]]))
+    primer = compose.file_primer(endless, 0.25)
+    assert primer.frames.shape == (WINDOW, PITCHES) and primer.frames[:, 60 - rolls.LOWEST_PITCH].all()
+    assert compose_cli("--model", str(bundle_dir), "--out", str(tmp_path / "out"), "--length", "8",
+                       "--primer", str(endless), "--name", "endless", "--no-audio") == 0
+
+
+def test_a_primer_whose_name_is_not_utf8_gets_through_to_the_json_and_the_page(bundle_dir, tmp_path):
+    import os
+
+    name = os.fsdecode(b"caf\xe9.mid")  # Latin-1 bytes, as an old file system would leave them
+    midi.write([rolls.Note(60, 0.0, 4.0)], tmp_path / name)
+    out = tmp_path / "out"
+    assert compose_cli("--model", str(bundle_dir), "--out", str(out), "--length", "8",
+                       "--primer", str(tmp_path / name), "--name", "odd", "--no-audio") == 0
+    assert json.loads((out / "odd.json").read_text())["primer"]["source"].endswith("caf\ufffd.mid")
+    assert "caf\ufffd.mid" in (out / "index.html").read_text()

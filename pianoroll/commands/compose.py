@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     from pianoroll import bundle, compose, gallery
 
     chosen = options(args)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise PianorollError(f"--out {args.out}: is a file, not a folder for the pieces")
     settings = Settings(**{f.name: chosen[f.name] for f in dataclasses.fields(Settings)})
     names = compose.piece_names(base_name(args, chosen), chosen["count"])
     config = bundle.read_config(Path(args.model))
