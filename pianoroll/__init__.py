@@ -2,21 +2,23 @@
 
 The package reads top-down in the order data flows, one module per stage:
 
-    roll        the piano roll in memory: (time, pitch) columns, the named constants
-    midi        MIDI bytes ↔ notes, through py_midicsv
+    roll        the piano roll in memory: (time, pitch) columns, the named constants, the beat
+    midi        MIDI bytes ↔ notes: our note-event decoder, py_midicsv for anything unusual
     scores      MusicXML / ABC / kern and the built-in corpus, through music21
     pages       roll ↔ 106×106 PNG pages, and the manifest that joins them back
     images      a folder of sources → pages, in parallel, resumable
     dataset     pages → rolls per piece → 9-column windows → the next column
-    model       the seed network and ours, as named configurations
+    model       the networks as named configurations (seed, independent, convlstm with its NADE head)
     bundle      a trained model and everything compose needs to use it
     train       fit with checkpoints, early stopping and held-out figures
-    compose     step the model forward, vanish_proof, sampling
-    stepping    the network stepped one column at a time on a batch, fast
+    stepping    the network stepped one column at a time on a batch: numpy for ours
+    compose     primers, the rules that decide each column pitch by pitch, the files written
     audio       MIDI → WAV with fluidsynth, or midirenderer from pip
     gallery     output/index.html
     metrics     NLL, Brier, F1 and the statistics of a piece
+    measures    composed music against real music: per-piece measures, MGEval overlap, a classifier
     evaluate    the model against baselines and against real music
+    jsb         the JSB Chorales benchmark
 
 The command line lives in ``pianoroll.cli`` and ``pianoroll.commands``; library
 modules return values and never print.
