@@ -9,9 +9,9 @@ The package reads top-down in the order data flows, one module per stage:
     images      a folder of sources → pages, in parallel, resumable
     dataset     pages → rolls per piece → 9-column windows → the next column
     model       the networks as named configurations (seed, independent, convlstm with its NADE head)
+    stepping    the network stepped one column at a time on a batch: numpy for ours (from its weights)
     bundle      a trained model and everything compose needs to use it
     train       fit with checkpoints, early stopping and held-out figures
-    stepping    the network stepped one column at a time on a batch: numpy for ours
     compose     primers, the rules that decide each column pitch by pitch, the files written
     audio       MIDI → WAV with fluidsynth, or midirenderer from pip
     gallery     output/index.html
