@@ -3,6 +3,8 @@
 The package reads top-down in the order data flows, one module per stage:
 
     roll        the piano roll in memory: (time, pitch) columns, the named constants, the beat
+    metrics     NLL, Brier, F1 and the statistics of a roll (reads only rolls: any stage may use it)
+    measures    a roll measured as music, sets compared (MGEval overlap, a classifier); reads only rolls
     midi        MIDI bytes ↔ notes: our note-event decoder, py_midicsv for anything unusual
     scores      MusicXML / ABC / kern and the built-in corpus, through music21
     pages       roll ↔ 106×106 PNG pages, and the manifest that joins them back
@@ -12,11 +14,9 @@ The package reads top-down in the order data flows, one module per stage:
     stepping    the network stepped one column at a time on a batch: numpy for ours (from its weights)
     bundle      a trained model and everything compose needs to use it
     train       fit with checkpoints, early stopping and held-out figures
-    compose     primers, the rules that decide each column pitch by pitch, the files written
     audio       MIDI → WAV with fluidsynth, or midirenderer from pip
+    compose     primers, the rules that decide each column pitch by pitch, the files written
     gallery     output/index.html
-    metrics     NLL, Brier, F1 and the statistics of a piece
-    measures    composed music against real music: per-piece measures, MGEval overlap, a classifier
     evaluate    the model against baselines and against real music
     jsb         the JSB Chorales benchmark
 
