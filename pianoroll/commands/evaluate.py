@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="chorales: pages folder (default: data/chorales-1.0); jsb: the JSB Chorales JSON file")
     parser.add_argument("--bench-models", default=None, metavar="DIR",
                         help="where a benchmark keeps its bundles (default: models/<bench>)")
-    parser.add_argument("--epochs", type=int, default=None, help="jsb: most epochs per network (default: 60)")
+    parser.add_argument("--epochs", type=int, default=None, help="jsb: most epochs per network (default: 150)")
 
 
 def run(args: argparse.Namespace) -> int:
