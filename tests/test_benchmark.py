@@ -35,7 +35,7 @@ def test_benchmark_collects_the_scripts_and_names_the_missing_one(tmp_path, monk
     assert "exit status 3" in report["failed"]["train"]
     assert "missing" in report["failed"]["compose"]
     text = (tmp_path / "reports" / "benchmark.md").read_text()
-    assert "| files/s | 4 | 40 | 10 | >= 30x |" in text and "\nFixed: the files. Measured: files/s.\n" in text
+    assert "| files/s | the seed's way | 4 | 40 | 10 | >= 30x |" in text and "\nFixed: the files. Measured: files/s.\n" in text
     assert "## compose: not measured" in text
     assert "bench_compose.py: missing" in capsys.readouterr().err
 
