@@ -38,6 +38,7 @@ import threadpoolctl
 
 from pianoroll import PianorollError, pages, stepping
 from pianoroll import roll as rolls
+from pianoroll.bundle import BundleConfig
 from pianoroll.roll import PITCHES, WINDOW
 
 MODES = ("vanish", "seed-vanish", "threshold", "sample")
@@ -126,13 +127,13 @@ class Targets:
     span: int = 16  # columns the running density is taken over: a 4/4 bar at the default resolution
 
 
-def targets(config: dict[str, Any]) -> Targets:
+def targets(config: BundleConfig) -> Targets:
     """The vanish rule's bounds from a bundle's record of its training music (defaults for older bundles)."""
-    music = (config.get("data") or {}).get("music") or {}
+    music = config.data.music
     default = Targets()
-    resolution = float(config["resolution"])
-    longest = music.get("longest_note_beats")
-    return Targets(density=float(music.get("density", default.density)),
+    resolution = config.resolution
+    longest = music.longest_note_beats if music else None
+    return Targets(density=music.density if music else default.density,
                    longest_note=max(1, round(longest / resolution)) if longest else default.longest_note,
                    span=max(1, round(BAR_BEATS / resolution)))
 
@@ -305,17 +306,17 @@ def _read_notes(path: Path) -> list[rolls.Note]:
     return images.read_parts(path, split_instruments=False)[""]
 
 
-def training_primers(config: dict[str, Any], count: int, rng: np.random.Generator) -> list[Primer]:
+def training_primers(config: BundleConfig, count: int, rng: np.random.Generator) -> list[Primer]:
     """``count`` random windows of the bundle's training pieces, each window equally likely (the seed's way)."""
-    images = Path(config["data"]["images"])
+    images = Path(config.data.images)
     try:
         pieces = pages.load_pieces(images)
     except pages.PageError as error:
         raise ComposeError(f"{error}; the bundle's training pages are needed for a random primer, "
                            f"or give --primer FILE or --primer {SILENCE_PRIMER}") from None
-    wanted = set(config["data"].get("train_pieces") or pieces)
+    wanted = set(config.data.train_pieces or pieces)
     usable = {name: roll for name, (roll, resolution) in sorted(pieces.items())
-              if name in wanted and resolution == float(config["resolution"])}
+              if name in wanted and resolution == config.resolution}
     if not usable:
         raise ComposeError(f"{images}: none of the bundle's training pieces are there at its resolution; "
                            f"give --primer FILE or --primer {SILENCE_PRIMER}")
@@ -329,13 +330,13 @@ def training_primers(config: dict[str, Any], count: int, rng: np.random.Generato
     return chosen
 
 
-def choose_primers(spec: str | None, config: dict[str, Any], count: int, seed: int) -> list[Primer]:
+def choose_primers(spec: str | None, config: BundleConfig, count: int, seed: int) -> list[Primer]:
     """The primer of every piece: random training windows (no spec), silence, or a file's opening."""
     if spec is None or spec == "":
         return training_primers(config, count, np.random.default_rng([seed, 0]))
     if spec == SILENCE_PRIMER:
         return [silence_primer() for _ in range(count)]
-    primer = file_primer(Path(spec), float(config["resolution"]))
+    primer = file_primer(Path(spec), config.resolution)
     return [primer] * count
 
 
@@ -347,14 +348,13 @@ def piece_names(base: str, count: int) -> list[str]:
     return [base] if count == 1 else [f"{base}-{index}" for index in range(1, count + 1)]
 
 
-def bundle_summary(path: Path, config: dict[str, Any]) -> dict[str, Any]:
+def bundle_summary(path: Path, config: BundleConfig) -> dict[str, Any]:
     """What a listener may want to know about the model that composed a piece."""
-    data = config.get("data", {})
     return {
         "path": str(path),
-        **{key: config.get(key) for key in ("arch", "loss", "epochs", "seed", "resolution", "version")},
-        **{key: data.get(key) for key in ("images", "pieces", "frames")},
-        "held_out": config.get("metrics", {}).get("held_out"),
+        **{key: getattr(config, key) for key in ("arch", "loss", "epochs", "seed", "resolution", "version")},
+        **{key: getattr(config.data, key) for key in ("images", "pieces", "frames")},
+        "held_out": dataclasses.asdict(config.metrics.held_out) if config.metrics else None,
     }
 
 

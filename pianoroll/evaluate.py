@@ -28,6 +28,7 @@ import numpy as np
 
 from pianoroll import PianorollError, metrics, pages
 from pianoroll import roll as rolls
+from pianoroll.bundle import BundleConfig
 
 IID_PRIOR = 0.5  # pseudo-count per outcome: the i.i.d. rate is (on + 0.5) / (frames + 1), never 0 or 1
 EPSILONS = np.geomspace(1e-3, 1.0, 60)  # the grid the repeat baseline's ε is chosen from
@@ -56,24 +57,23 @@ class Scores:
 
 # ---- data --------------------------------------------------------------------------------------
 
-def bundle_pieces(config: dict[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+def bundle_pieces(config: BundleConfig) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """The bundle's training and held-out pieces as 0/1 frames, read from the pages it was trained on."""
     from pianoroll import pages
 
-    data = config.get("data") or {}
-    images = Path(data.get("images", ""))
-    held_names = list(data.get("held_out_pieces") or [])
+    images = Path(config.data.images)
+    held_names = list(config.data.held_out_pieces)
     if not held_names:
         raise PianorollError(f"{images}: the bundle records no held-out pieces to evaluate on")
     pieces = pages.load_pieces(images)
     missing = [name for name in held_names if name not in pieces]
     if missing:
         raise PianorollError(f"{images}: held-out piece {missing[0]!r} of the bundle is not among these pages")
-    wanted = float(config["resolution"])
+    wanted = config.resolution
     for name, (_, resolution) in pieces.items():
         if not math.isclose(resolution, wanted):
             raise PianorollError(f"{images}: {name} is at resolution {resolution}, the bundle at {wanted}")
-    train_names = list(data.get("train_pieces") or [n for n in pieces if n not in held_names])
+    train_names = list(config.data.train_pieces or [n for n in pieces if n not in held_names])
     frames = {name: rolls.as_frames(roll) for name, (roll, _) in pieces.items()}
     return [frames[n] for n in train_names if n in frames], [frames[n] for n in held_names], held_names
 
@@ -135,9 +135,7 @@ class Baselines:
 def model_scores(loaded: Any, pieces: list[np.ndarray]) -> Scores:
     """A bundle's per-frame scores on every column of some pieces (0/1 frames), streamed through ``train.predict``."""
     from pianoroll import dataset, train
-    from pianoroll.model import ModelConfig
-
-    config = ModelConfig(**loaded.config["model"])
+    config = loaded.config.model
     source = dataset.stream([rolls.from_frames(f) for f in pieces], loaded.resolution)
     return Scores.of(train.predict(loaded.model, source, config.inputs()), source.targets)
 
@@ -152,7 +150,7 @@ def primers(held_out: list[np.ndarray], count: int) -> np.ndarray:
     return np.stack([starts[i % len(starts)] for i in range(count)]).astype(np.float32)
 
 
-def compose_modes(bundle_dir: Path, config: dict[str, Any], held_out: list[np.ndarray], count: int, length: int,
+def compose_modes(bundle_dir: Path, config: BundleConfig, held_out: list[np.ndarray], count: int, length: int,
                   seed: int, modes: dict[str, dict] = MODES) -> dict[str, np.ndarray]:
     """``count`` pieces of ``length`` columns per mode, each from a held-out primer."""
     from pianoroll import bundle, compose
@@ -254,7 +252,7 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
     length = length or int(np.median([len(f) for f in held_out]))
     real = music_summary(held_out, bundle.resolution)
     music = {"held_out": real}
-    longest = ((bundle.config.get("data") or {}).get("music") or {}).get("longest_note_beats")
+    longest = bundle.config.data.music.longest_note_beats if bundle.config.data.music else None
     if count > 0:
         progress(f"composing {count} pieces of {length} columns per mode")
         for mode, pieces in compose_modes(bundle.path, bundle.config, held_out, count, length, seed, modes).items():
@@ -269,8 +267,8 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         entry["measures"] = [m.to_dict() for m in entry["measures"]]
     return {
         "model": str(bundle.path),
-        "arch": bundle.config.get("arch"),
-        "loss": bundle.config.get("loss"),
+        "arch": bundle.config.arch,
+        "loss": bundle.config.loss,
         "resolution": bundle.resolution,
         "on": str(on) if on is not None else None,
         "held_out_pieces": held_names,
@@ -483,7 +481,7 @@ def chorales(images_dir: Path, models_dir: Path, seed: int = 0, count: int = 10,
         timings[name] = time.monotonic() - started
         model = bundle.load(models_dir / name)
         report = evaluate(model, count=count if name == "default" else 0, seed=seed, progress=progress)
-        result[name] = {**report["scores"]["model"], "epochs": model.config.get("epochs"),
+        result[name] = {**report["scores"]["model"], "epochs": model.config.epochs,
                         "train_seconds": round(timings[name], 1)}
         if name == "default":
             result["iid"], result["repeat"] = report["scores"]["iid"], report["scores"]["repeat"]

@@ -26,6 +26,7 @@ any column.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -37,6 +38,7 @@ import numpy as np
 
 from pianoroll import PianorollError, pages
 from pianoroll import roll as rolls
+from pianoroll.bundle import BundleConfig, BundleError
 from pianoroll.pages import write_atomic
 from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
 
@@ -253,13 +255,9 @@ class Model:
     def __init__(self, path: str, summary: dict[str, Any], out_dir: Path):
         self.path, self.summary, self.out_dir = path, summary, out_dir
         self.folder = _find_folder(path, out_dir)
-        self.config: dict[str, Any] = {}
-        if self.folder is not None:
-            try:
-                self.config = json.loads((self.folder / "config.json").read_text())
-            except (OSError, ValueError):
-                self.config = {}
-        self.music = (self.config.get("data") or {}).get("music") or {}
+        self.config = None if self.folder is None else _read_config(self.folder / "config.json")
+        music = self.config.data.music if self.config else None
+        self.music: dict[str, Any] = dataclasses.asdict(music) if music else {}
         self.anchor = "model-" + "".join(c if c.isalnum() else "-" for c in path)
         self._primers: dict[str, np.ndarray | None] = {}
 
@@ -268,7 +266,8 @@ class Model:
         return Path(self.path).name or self.path
 
     def held_out(self) -> dict[str, Any]:
-        return self.summary.get("held_out") or (self.config.get("metrics") or {}).get("held_out") or {}
+        recorded = self.config.metrics if self.config else None
+        return self.summary.get("held_out") or (dataclasses.asdict(recorded.held_out) if recorded else {})
 
     def loss_src(self) -> str | None:
         """loss.png by a relative link if the bundle is inside the output folder, else as a data: URI.
@@ -331,7 +330,7 @@ class Model:
         piece, at, start = source.rpartition("@")
         if not at or not start.isdigit():
             return None
-        images = Path((self.config.get("data") or {}).get("images", ""))
+        images = Path(self.config.data.images if self.config else "")
         folder = _find_folder(str(images), self.out_dir, self.folder)
         if folder is None:
             return None
@@ -339,6 +338,15 @@ class Model:
             if entry.ok and entry.piece == piece and math.isclose(entry.resolution, resolution):
                 roll = pages.join([folder / pages.page_name(piece, i) for i in range(entry.pages)], entry.columns)
                 return rolls.from_frames(compose.fit_window(roll, source, int(start)).frames)
+        return None
+
+
+def _read_config(path: Path) -> BundleConfig | None:
+    """A bundle's config, or None where it is missing or broken: the gallery then shows its pieces without bands."""
+    try:
+        config = json.loads(path.read_text())
+        return BundleConfig.from_json(config, path) if isinstance(config, dict) else None
+    except (OSError, ValueError, BundleError):
         return None
 
 
@@ -365,7 +373,7 @@ class Piece:
         self.anchor = "piece-" + "_".join(self.name.split())  # an id holds no spaces
         self.files = record["files"]
         bundle = record.get("bundle") or {}
-        self.resolution = float(bundle.get("resolution") or model.config.get("resolution")
+        self.resolution = float(bundle.get("resolution") or (model.config.resolution if model.config else None)
                                 or rolls.DEFAULT_RESOLUTION)
         self.bpm = float((record.get("options") or {}).get("bpm") or DEFAULT_BPM)
         try:

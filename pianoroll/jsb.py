@@ -96,7 +96,7 @@ def scores(bundle_dir: Path, folder: Path) -> dict[str, float]:
     from pianoroll import bundle, dataset, train
 
     loaded = bundle.load(bundle_dir)
-    config = ModelConfig(**loaded.config["model"])
+    config = loaded.config.model
     pieces = pages.load_pieces(folder)
     source = dataset.pieces_stream(pieces, sorted(pieces))
     return metrics.frame_scores(train.predict(loaded.model, source, config.inputs()), source.targets)
@@ -119,8 +119,8 @@ def benchmark(data_file: Path, work: Path, models_dir: Path, seed: int = 0, epoc
         started = time.monotonic()
         trained = train.train(fit, models_dir / name, config, epochs=epochs, seed=seed, patience=PATIENCE,
                               transpose=TRANSPOSE, verbose=0, notify=progress, held_out=sorted(splits["valid"].rolls))
-        result[name] = {"valid": trained.config["metrics"]["held_out"], "epochs": trained.config["epochs"],
-                        "best_epoch": trained.config["best_epoch"],
+        result[name] = {"valid": dataclasses.asdict(trained.config.metrics.held_out), "epochs": trained.config.epochs,
+                        "best_epoch": trained.config.best_epoch,
                         "train_seconds": round(time.monotonic() - started, 1)}
         if "test" in splits:
             result[name]["test"] = scores(models_dir / name, test)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 BACKUP_EVERY = 200  # batches between backups, so a killed epoch loses little
 LR_FACTOR = 0.5  # the learning rate halves after half the early-stopping patience without a better held-out loss
-STRATEGIES = ("none", "mirrored", "multiworker")
+STRATEGIES = bundle.STRATEGIES
 
 HISTORY = "history.csv"
 LOSS_PLOT = "loss.png"
@@ -62,7 +62,7 @@ class Run:
 
 @dataclasses.dataclass
 class Result:
-    config: dict[str, Any]
+    config: bundle.BundleConfig | None  # None on a worker of a cluster: only the chief writes the bundle
     resumed_at: int  # the epoch a resumed run continued from; 0 for a fresh run
     epochs_run: int
 
@@ -138,7 +138,7 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
     check_model_dir(model_dir)
     pieces, train_names, held_out_names = load_data(images_dir, held_out_fraction, held_out)
     summary = dataset.summary(pieces, train_names, held_out_names, images_dir, held_out_fraction)
-    summary["music"] = music_targets(pieces, train_names)
+    data = data_summary(summary, music_targets(pieces, train_names))
     resolution = next(iter(pieces.values()))[1]
     notify(f"{images_dir}: {summary['pieces']} pieces, {summary['frames']} columns at {resolution} quarter notes; "
            f"{len(held_out_names)} held out")
@@ -173,24 +173,32 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
             mark_finished(work)
     if not chief:
         shutil.rmtree(work, ignore_errors=True)
-        return Result({}, resumed_at, epochs_run)
-    record = {"arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config), "seed": seed,
-              "resolution": resolution, "data": summary, "transpose": transpose, "strategy": strategy}
-    return Result(write_bundle(work, model_dir, network, held_out, record, config), resumed_at, epochs_run)
+        return Result(None, resumed_at, epochs_run)
+    record = bundle.BundleConfig(arch=config.arch, loss=config.loss, model=config, seed=seed, resolution=float(resolution),
+                                 data=data, transpose=transpose, strategy=strategy, metrics=None,
+                                 stepping_agreement=None, epochs=0, best_epoch=None, version=pianoroll.__version__)
+    return Result(write_bundle(work, model_dir, network, held_out, record), resumed_at, epochs_run)
+
+
+def data_summary(summary: dict[str, Any], music: dict[str, float]) -> bundle.DataSummary:
+    """``dataset.summary`` and the training music's figures as the bundle's typed record of its data."""
+    return bundle.DataSummary(**{**summary, "train_pieces": tuple(summary["train_pieces"]),
+                                 "held_out_pieces": tuple(summary["held_out_pieces"])},
+                              music=bundle.TrainingMusic(**music))
 
 
 def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: dataset.Stream,
-                 record: dict[str, Any], config: ModelConfig) -> dict[str, Any]:
-    """Measure the best model on the held-out pieces, then swap in history, plot and bundle; returns config.json."""
+                 record: bundle.BundleConfig) -> bundle.BundleConfig:
+    """Measure the best model on the held-out pieces, then swap in history, plot and bundle; returns its config."""
     model.nade_layer()
     best = keras.models.load_model(work / "best.keras", compile=False) if (work / "best.keras").exists() else network
     rows = read_history(work / HISTORY)
-    scores = metrics.frame_scores(predict(best, held_out, config.inputs()), held_out.targets)
-    weights, agreement = numpy_weights(best, held_out, config, record["resolution"])
-    record = {**record, "metrics": {"held_out": scores}, "stepping_agreement": agreement,
-              "epochs": len(rows), "best_epoch": best_epoch(rows), "version": pianoroll.__version__}
+    scores = metrics.frame_scores(predict(best, held_out, record.model.inputs()), held_out.targets)
+    weights, agreement = numpy_weights(best, held_out, record.model, record.resolution)
+    record = dataclasses.replace(record, metrics=bundle.Metrics(bundle.FrameScores(**scores)),
+                                 stepping_agreement=agreement, epochs=len(rows), best_epoch=best_epoch(rows))
     pages.write_atomic(model_dir / HISTORY, (work / HISTORY).read_bytes())
-    plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record['arch']}, {record['loss']}")
+    plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record.arch}, {record.loss}")
     bundle.save(best, record, model_dir, weights)
     shutil.rmtree(work, ignore_errors=True)
     return record

@@ -34,7 +34,6 @@ pitches sound (saved as a bundle in a temporary folder), so it runs anywhere.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -76,6 +75,7 @@ def untrained_bundle(preset: str, folder: Path) -> Path:
     """An untrained network of a preset saved as a bundle, output biases spread so some pitches are likely."""
     import keras
 
+    import pianoroll
     from pianoroll import bundle, model
     from pianoroll.roll import DEFAULT_RESOLUTION, PITCHES
 
@@ -86,10 +86,12 @@ def untrained_bundle(preset: str, folder: Path) -> Path:
     output.bias.assign(np.random.default_rng(0).normal(-2.5, 1.2, PITCHES).astype("float32"))
     weights = model.export_weights(network)
     path = folder / preset
-    bundle.save(network, {"arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config),
-                          "resolution": DEFAULT_RESOLUTION, "data": {},
-                          "stepping_agreement": agreement(network, config, weights, DEFAULT_RESOLUTION)},
-                path, weights)
+    data = bundle.DataSummary(images="", pieces=0, frames=0, train_pieces=(), held_out_pieces=(), held_out_fraction=0.1)
+    record = bundle.BundleConfig(arch=config.arch, loss=config.loss, model=config, seed=0, resolution=DEFAULT_RESOLUTION,
+                                 data=data, transpose=0, strategy="none", metrics=None,
+                                 stepping_agreement=agreement(network, config, weights, DEFAULT_RESOLUTION), epochs=0,
+                                 best_epoch=None, version=pianoroll.__version__)
+    bundle.save(network, record, path, weights)
     return path
 
 
@@ -194,7 +196,7 @@ def main() -> int:
     config = {"independent": source, "default": nade_source, "length": args.length, "batch": args.batch,
               "repeats": args.repeats, "vanish": VANISH, "vanish_inc": VANISH_INC,
               "columns_identical": identical, "keras_identical": identical["one piece, KerasStep"],
-              "stepping_agreement": independent_config.get("stepping_agreement"),
+              "stepping_agreement": independent_config.stepping_agreement,
               "seed_notes_per_column": float(theirs.sum() / args.length), "notes_per_column": notes,
               "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
               "blas_threads": blas_threads()}

@@ -50,14 +50,14 @@ def save_bundle(root: Path, name: str, preset: str, images: Path, rng: np.random
     output = network.get_layer("nade_output_bias" if config.head == "nade" else "output")
     output.bias.assign(rng.normal(-1.0, 1.2, PITCHES).astype("float32"))
     output.kernel.assign(output.kernel * 3)
-    bundle.save(network, {
-        "arch": config.arch, "loss": config.loss, "model": dataclasses.asdict(config), "seed": 0,
-        "resolution": rolls.DEFAULT_RESOLUTION,
-        "data": {"images": str(images), "pieces": 3, "frames": 3 * PIECE_COLUMNS, "train_pieces": TRAIN,
-                 "held_out_pieces": HELD_OUT, "held_out_fraction": 0.1,
-                 "music": {"density": 3.0, "longest_note_beats": 1.0, "change_share": 0.25}},
-        "metrics": {"held_out": {"nll": 70.0, "brier": 0.2, "f1": 0.1}}, "epochs": 0, "version": "0.1.0",
-    }, root / name, model.export_weights(network) if weights else None)
+    data = bundle.DataSummary(images=str(images), pieces=3, frames=3 * PIECE_COLUMNS, train_pieces=tuple(TRAIN),
+                              held_out_pieces=tuple(HELD_OUT), held_out_fraction=0.1,
+                              music=bundle.TrainingMusic(density=3.0, longest_note_beats=1.0, change_share=0.25))
+    record = bundle.BundleConfig(
+        arch=config.arch, loss=config.loss, model=config, seed=0, resolution=rolls.DEFAULT_RESOLUTION, data=data,
+        transpose=0, strategy="none", metrics=bundle.Metrics(bundle.FrameScores(nll=70.0, brier=0.2, f1=0.1)),
+        stepping_agreement=None, epochs=0, best_epoch=None, version="0.1.0")
+    bundle.save(network, record, root / name, model.export_weights(network) if weights else None)
     return root / name
 
 
@@ -219,7 +219,7 @@ def test_settings_that_cannot_make_music(bad, step, primer):
 
 def test_training_primers_are_windows_of_training_pieces(bundle_dir):
     config = bundle.read_config(bundle_dir)
-    pieces = pages.load_pieces(Path(config["data"]["images"]))
+    pieces = pages.load_pieces(Path(config.data.images))
     primers = compose.choose_primers(None, config, 30, seed=4)
     assert [p.source for p in primers] == [p.source for p in compose.choose_primers(None, config, 30, seed=4)]
     assert [p.source for p in primers] != [p.source for p in compose.choose_primers(None, config, 30, seed=5)]
@@ -378,7 +378,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(bundle_dir, tmp_path, flags, s
     (tmp_path / "noise.mid").write_bytes(np.random.default_rng(0).bytes(200))
     (tmp_path / "notes.txt").write_text("C D E")
     old = bundle_copy(bundle_dir, tmp_path / "old", format=0)
-    moved = bundle_copy(bundle_dir, tmp_path / "moved", data={"images": str(tmp_path / "gone")})
+    data = json.loads((bundle_dir / "config.json").read_text())["data"]
+    moved = bundle_copy(bundle_dir, tmp_path / "moved", data={**data, "images": str(tmp_path / "gone")})
     flags = [f.format(tmp=tmp_path, old=old, moved=moved) for f in flags]
     out = tmp_path / "output"
     with pytest.raises(PianorollError) as error:

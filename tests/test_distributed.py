@@ -40,7 +40,7 @@ def free_ports(count: int) -> list[int]:
 def test_mirrored_strategy_trains_a_bundle(images, tmp_path):
     run_train(images, tmp_path / "mirrored", *ONE_EPOCH, "--strategy", "mirrored")
     config = bundle.read_config(tmp_path / "mirrored")
-    assert config["strategy"] == "mirrored" and config["epochs"] == 1
+    assert config.strategy == "mirrored" and config.epochs == 1
     assert len(history(tmp_path / "mirrored")) == 1
 
 
@@ -49,8 +49,8 @@ def test_mirrored_strategy_trains_the_default_network_with_its_numpy_weights(ima
     model = tmp_path / "mirrored-default"
     run_train(images, model, "--arch", "convlstm", "--epochs", "1", "--strategy", "mirrored")
     config = bundle.read_config(model)
-    assert config["strategy"] == "mirrored" and config["arch"] == "convlstm" and config["model"]["head"] == "nade"
-    assert 0 <= config["stepping_agreement"] <= stepping.AGREEMENT
+    assert config.strategy == "mirrored" and config.arch == "convlstm" and config.model.head == "nade"
+    assert 0 <= config.stepping_agreement <= stepping.AGREEMENT
     assert isinstance(bundle.stepper(model), stepping.NumpyStep)
 
 
@@ -72,7 +72,7 @@ def test_two_workers_on_localhost_train_one_bundle(images, tmp_path):
         assert worker.returncode == 0, err[-3000:]
     assert "the chief writes" in outputs[1][0]  # worker 1 trained its share and left the bundle to worker 0
     config = bundle.read_config(model)
-    assert config["strategy"] == "multiworker" and config["epochs"] == 1
+    assert config.strategy == "multiworker" and config.epochs == 1
     assert sorted(p.name for p in model.iterdir()) == ["config.json", "history.csv", "logs", "loss.png", "model.keras"]
 
 

@@ -185,7 +185,7 @@ def network_inputs(pieces: list[np.ndarray], resolution: float) -> tuple[dict[st
 
 def test_evaluate_scores_the_held_out_pieces_against_closed_forms(tiny_bundle):
     model, rolls = tiny_bundle
-    held_names = model.config["data"]["held_out_pieces"]
+    held_names = list(model.config.data.held_out_pieces)
     held = [roll.as_frames(rolls[name]) for name in held_names]
     train_pieces = [roll.as_frames(rolls[n]) for n in rolls if n not in held_names]
     report = evaluate.evaluate(model, count=2, seed=1, modes={"threshold": evaluate.MODES["threshold"]})
@@ -216,7 +216,7 @@ def test_evaluate_scores_the_held_out_pieces_against_closed_forms(tiny_bundle):
                              1, targets=compose.targets(model.config))
     assert composed["measures"] == [measures.piece_measures(song, 1.0).to_dict() for song in songs]
     assert composed["goals"]["pieces"] == 2 and 0 <= composed["goals"]["all"] <= 2
-    assert composed["goals"]["longest_note_beats"] == model.config["data"]["music"]["longest_note_beats"]
+    assert composed["goals"]["longest_note_beats"] == model.config.data.music.longest_note_beats
     assert [c["feature"] for c in composed["feature_comparisons"]] == list(measures.FEATURES)
     assert 0 <= composed["classifier_accuracy"] <= 1  # two pieces against two: one fold each way
     json.dumps(report)  # the report is JSON as it stands

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianoroll import audio, compose, gallery, pages
+from pianoroll import audio, bundle, compose, gallery, pages
 from pianoroll import roll as rolls
+from pianoroll.model import ModelConfig
 from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
 
 BROWSER_TEST = "for the gallery's browser test (apt-get install chromium chromium-driver)"
@@ -46,9 +47,13 @@ def drone(columns: int, row: int) -> np.ndarray:
 
 def make_bundle(folder: Path, images: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"resolution": RESOLUTION, "arch": "convlstm", "data": {"music": MUSIC, "images": str(images)},
-              "metrics": {"held_out": HELD_OUT}}
-    (folder / "config.json").write_text(json.dumps(config))
+    data = bundle.DataSummary(images=str(images), pieces=1, frames=150, train_pieces=("chorale",), held_out_pieces=(),
+                              held_out_fraction=0.1, music=bundle.TrainingMusic(**MUSIC))
+    config = bundle.BundleConfig(arch="convlstm", loss="bce", model=ModelConfig(), seed=0, resolution=RESOLUTION,
+                                 data=data, transpose=0, strategy="none",
+                                 metrics=bundle.Metrics(bundle.FrameScores(**HELD_OUT)), stepping_agreement=None,
+                                 epochs=1, best_epoch=1, version="0.1.0")
+    (folder / "config.json").write_text(json.dumps({**config.to_json(), **bundle.grid()}))
     pages.write_image(np.tile(np.arange(0, 256, 8, dtype=np.uint8), (40, 3)), folder / "loss.png")  # 96 × 40
     return folder
 

@@ -5,6 +5,7 @@ Every test builds its own file; none needs a fixture on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import importlib.util
@@ -23,6 +24,7 @@ from PIL import Image
 
 from pianoroll import bundle, cli, images, midi, pages
 from pianoroll import roll as rolls
+from pianoroll.model import ModelConfig
 from pianoroll.roll import ON, ONSET, PITCHES, SILENCE, Note
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,7 +284,18 @@ def write_bundle_config(folder: Path, config: object) -> Path:
     return folder
 
 
-GOOD_CONFIG = {**bundle.grid(), "arch": "convlstm", "model": {}, "resolution": 0.25, "data": {"images": "images"}}
+def full_config(**changes) -> bundle.BundleConfig:
+    """A config with every field set, optional ones included."""
+    music = bundle.TrainingMusic(density=3.5, longest_note_beats=4.0, change_share=0.25)
+    data = bundle.DataSummary(images="images", pieces=3, frames=540, train_pieces=("a", "b"), held_out_pieces=("c",),
+                              held_out_fraction=0.1, music=music)
+    return dataclasses.replace(bundle.BundleConfig(
+        arch="convlstm", loss="bce", model=ModelConfig(), seed=0, resolution=0.25, data=data, transpose=2,
+        strategy="none", metrics=bundle.Metrics(bundle.FrameScores(nll=7.5, brier=0.03, f1=0.5)),
+        stepping_agreement=1e-6, epochs=4, best_epoch=3, version="0.1.0"), **changes)
+
+
+GOOD_CONFIG = {**full_config().to_json(), **bundle.grid()}
 
 
 @pytest.mark.parametrize("config, says", [
@@ -294,7 +307,7 @@ GOOD_CONFIG = {**bundle.grid(), "arch": "convlstm", "model": {}, "resolution": 0
     ({**GOOD_CONFIG, "arch": "gpt"}, "arch is \"gpt\", must be one of seed, independent, convlstm"),
     ({**GOOD_CONFIG, "model": []}, "model is []"),
     ({k: v for k, v in GOOD_CONFIG.items() if k != "data"}, "data is missing"),
-    ({**GOOD_CONFIG, "data": {"images": 3}}, "data.images is 3"),
+    ({**GOOD_CONFIG, "data": {**GOOD_CONFIG["data"], "images": 3}}, "data.images is 3"),
 ])  # fmt: skip
 def test_read_config_names_the_field_that_is_wrong(tmp_path, config, says):
     folder = write_bundle_config(tmp_path / "model", config)
@@ -304,7 +317,64 @@ def test_read_config_names_the_field_that_is_wrong(tmp_path, config, says):
 
 
 def test_read_config_takes_a_good_config(tmp_path):
-    assert bundle.read_config(write_bundle_config(tmp_path / "model", GOOD_CONFIG))["arch"] == "convlstm"
+    assert bundle.read_config(write_bundle_config(tmp_path / "model", GOOD_CONFIG)).arch == "convlstm"
+
+
+def changed(config: dict, field: str, value: object) -> dict:
+    """A copy of a config.json object with one dotted field set, or left out when ``value`` is MISSING."""
+    copy = json.loads(json.dumps(config))
+    *parents, key = field.split(".")
+    inner = copy
+    for parent in parents:
+        inner = inner[parent]
+    if value is MISSING:
+        del inner[key]
+    else:
+        inner[key] = value
+    return copy
+
+
+MISSING = object()
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("loss", "hinge", 'loss is "hinge", must be one of mse, bce'), ("seed", 1.5, "seed is 1.5"),
+    ("transpose", -1, "transpose is -1"), ("strategy", "cloud", 'strategy is "cloud"'),
+    ("epochs", "two", 'epochs is "two"'), ("epochs", MISSING, "epochs is missing"), ("best_epoch", 0, "best_epoch is 0"),
+    ("version", 3, "version is 3"), ("version", MISSING, "version is missing"),
+    ("stepping_agreement", -0.5, "stepping_agreement is -0.5"), ("metrics", [], "metrics is []"),
+    ("metrics.held_out", MISSING, "metrics.held_out is missing"), ("metrics.held_out.brier", 2, "metrics.held_out.brier is 2"),
+    ("metrics.held_out.nll", "low", 'metrics.held_out.nll is "low"'), ("metrics.held_out.f1", True, "metrics.held_out.f1 is true"),
+    ("data.pieces", -1, "data.pieces is -1"), ("data.frames", "many", 'data.frames is "many"'),
+    ("data.train_pieces", [1], "data.train_pieces is [1]"), ("data.held_out_pieces", "c", 'data.held_out_pieces is "c"'),
+    ("data.held_out_fraction", 1.5, "data.held_out_fraction is 1.5"), ("data.music", 3, "data.music is 3"),
+    ("data.music.density", -1, "data.music.density is -1"), ("data.music.change_share", 1.5, "data.music.change_share is 1.5"),
+    ("data.music.longest_note_beats", MISSING, "data.music.longest_note_beats is missing"),
+    ("model.dropout", 1.5, "model.dropout is 1.5"), ("model.beat", 1, "model.beat is 1"),
+    ("model.lstm_units", 12.5, "model.lstm_units is 12.5"), ("model.head", "mlp", 'model.head is "mlp"'),
+    ("model.wings", 2, "model.wings is 2"),
+])  # fmt: skip
+def test_each_wrong_field_is_one_line_naming_it_and_the_file(tmp_path, field, value, says):
+    folder = write_bundle_config(tmp_path / "model", changed(GOOD_CONFIG, field, value))
+    with pytest.raises(bundle.BundleError) as error:
+        bundle.read_config(folder)
+    message = str(error.value)
+    assert says in message and str(folder / bundle.CONFIG_FILE) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("config", [
+    full_config(),
+    full_config(metrics=None, stepping_agreement=None, best_epoch=None,
+                data=dataclasses.replace(full_config().data, music=None, train_pieces=())),
+])  # fmt: skip
+def test_a_config_round_trips_through_json_and_the_file(tmp_path, config):
+    assert bundle.BundleConfig.from_json(config.to_json(), tmp_path / "config.json") == config
+    assert bundle.read_config(write_bundle_config(tmp_path / "model", {**config.to_json(), **bundle.grid()})) == config
+
+
+def test_network_settings_left_out_take_the_defaults(tmp_path):
+    folder = write_bundle_config(tmp_path / "model", {**GOOD_CONFIG, "model": {"lstm_units": 8}})
+    assert bundle.read_config(folder).model == ModelConfig(lstm_units=8)
 
 
 # Our own output failing

@@ -56,16 +56,17 @@ def test_a_run_writes_a_complete_bundle(trained, images):
     model, done = trained
     assert sorted(p.name for p in model.iterdir()) == ["config.json", "history.csv", "logs", "loss.png", "model.keras"]
     config = bundle.read_config(model)
-    assert config["arch"] == "seed" and config["loss"] == "mse" and config["seed"] == 0
-    assert config["resolution"] == 0.25 and config["epochs"] == 2 and config["version"]
-    data = config["data"]
-    assert data["pieces"] == 6 and data["frames"] == 6 * 180 and data["images"] == str(images)
-    assert sorted(data["train_pieces"] + data["held_out_pieces"]) == [f"piece{i:02d}" for i in range(6)]
-    assert data["held_out_pieces"] and data["held_out_fraction"] == 0.1
-    assert data["music"] == pytest.approx(music_of(images, data["train_pieces"]))
-    assert config["stepping_agreement"] is None  # the seed network has no numpy stepper: compose uses Keras
+    assert config.arch == "seed" and config.loss == "mse" and config.seed == 0
+    assert config.resolution == 0.25 and config.epochs == 2 and config.version
+    data = config.data
+    assert data.pieces == 6 and data.frames == 6 * 180 and data.images == str(images)
+    assert sorted(data.train_pieces + data.held_out_pieces) == [f"piece{i:02d}" for i in range(6)]
+    assert data.held_out_pieces and data.held_out_fraction == 0.1
+    assert dataclasses.asdict(data.music) == pytest.approx(music_of(images, list(data.train_pieces)))
+    assert config.stepping_agreement is None  # the seed network has no numpy stepper: compose uses Keras
     assert isinstance(bundle.stepper(model), stepping.KerasStep)
-    figures = config["metrics"]["held_out"]
+    figures = json.loads((model / "config.json").read_text())["metrics"]["held_out"]
+    assert figures == dataclasses.asdict(config.metrics.held_out)
     assert set(figures) == {"nll", "brier", "f1"} and all(np.isfinite(list(figures.values())))
     assert "NLL (nats/frame)" in done.stdout and f"{figures['nll']:7.4f}" in done.stdout
     assert [row["epoch"] for row in history(model)] == ["0", "1"]
@@ -77,9 +78,9 @@ def test_held_out_figures_can_be_recomputed_from_the_bundle(trained):
     model, _ = trained
     loaded = bundle.load(model)
     _, held_out, names = evaluate.bundle_pieces(loaded.config)
-    assert names == loaded.config["data"]["held_out_pieces"] and sum(map(len, held_out)) > 0
+    assert names == list(loaded.config.data.held_out_pieces) and sum(map(len, held_out)) > 0
     recomputed = dataclasses.asdict(evaluate.model_scores(loaded, held_out))
-    assert recomputed == pytest.approx(loaded.config["metrics"]["held_out"], rel=1e-5)
+    assert recomputed == pytest.approx(dataclasses.asdict(loaded.config.metrics.held_out), rel=1e-5)
 
 
 def music_of(images: Path, names: list[str]) -> dict[str, float]:
@@ -102,17 +103,18 @@ def test_the_default_network_writes_weights_that_step_in_numpy_as_keras_predicts
     assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "history.csv", "logs", "loss.png",
                                                           "model.keras", "weights.npz"]
     config = bundle.read_config(model_dir)
-    assert config == json.loads(json.dumps(result.config | bundle.grid()))
-    assert config["data"]["held_out_pieces"] == ["piece04", "piece01"]  # as named; a name not there is left out
-    assert config["data"]["train_pieces"] == ["piece00", "piece02", "piece03", "piece05"]
-    assert config["data"]["music"] == pytest.approx(music_of(images, config["data"]["train_pieces"]))
-    assert 0 <= config["stepping_agreement"] <= stepping.AGREEMENT
+    assert config == result.config
+    assert json.loads((model_dir / "config.json").read_text()) == result.config.to_json() | bundle.grid()
+    assert config.data.held_out_pieces == ("piece04", "piece01")  # as named; a name not there is left out
+    assert config.data.train_pieces == ("piece00", "piece02", "piece03", "piece05")
+    assert dataclasses.asdict(config.data.music) == pytest.approx(music_of(images, list(config.data.train_pieces)))
+    assert 0 <= config.stepping_agreement <= stepping.AGREEMENT
 
     loaded, step = bundle.load(model_dir), bundle.stepper(model_dir)
     assert isinstance(step, stepping.NumpyStep)
     _, held_out, _ = evaluate.bundle_pieces(config)
     assert dataclasses.asdict(evaluate.model_scores(loaded, held_out)) == pytest.approx(
-        config["metrics"]["held_out"], rel=1e-5)
+        dataclasses.asdict(config.metrics.held_out), rel=1e-5)
     window = np.stack([held_out[0][10:10 + WINDOW], held_out[1][20:20 + WINDOW]])
     next_columns = np.array([10 + WINDOW, 20 + WINDOW])
     draws = np.random.default_rng(0).random((2, roll.PITCHES)) * 0.05  # low: a few notes from a one-epoch network
@@ -156,7 +158,7 @@ def test_kill_9_mid_epoch_then_the_same_command_continues(images, tmp_path):
     rows = history(model)
     assert [row["epoch"] for row in rows] == [str(i) for i in range(4)]
     assert rows[: len(before)] == before[: len(rows)]  # the epochs before the kill were kept, not retrained
-    assert bundle.read_config(model)["epochs"] == 4 and not (model / ".train").exists()
+    assert bundle.read_config(model).epochs == 4 and not (model / ".train").exists()
 
 
 def cli_error(capsys, *argv: str) -> str:

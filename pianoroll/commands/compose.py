@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                             "primer": {"source": primer.source, "padded": primer.padded}, "bundle": summary})
               for index, (name, song, primer) in enumerate(zip(names, songs, primers), start=1)]
     out = Path(args.out)
-    written = compose.write_pieces(out, pieces, float(config["resolution"]), chosen["bpm"], sound=not args.no_audio)
+    written = compose.write_pieces(out, pieces, config.resolution, chosen["bpm"], sound=not args.no_audio)
     index = gallery.write_index(out)
     for missing in sorted({record["audio"] for record in written if record["audio"] and not args.no_audio}):
         print(missing)

@@ -46,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
                          held_out_fraction=args.held_out, transpose=args.transpose, patience=args.patience,
                          strategy=args.strategy, notify=print,
                          **({"backup_every": args.backup_every} if args.backup_every else {}))
-    if not result.config:
+    if result.config is None:
         print(f"worker done after {result.epochs_run} epochs; the chief writes {args.model}")
         return 0
     record = result.config
-    print(f"{args.model}: {record['arch']} ({record['loss']}), {record['epochs']} epochs, "
-          f"best at epoch {record['best_epoch']}; held out: {len(record['data']['held_out_pieces'])} pieces")
-    print(train.summary_table(record["metrics"]["held_out"]))
+    print(f"{args.model}: {record.arch} ({record.loss}), {record.epochs} epochs, "
+          f"best at epoch {record.best_epoch}; held out: {len(record.data.held_out_pieces)} pieces")
+    print(train.summary_table(dataclasses.asdict(record.metrics.held_out)))
     return 0
