@@ -79,8 +79,8 @@ lint: install  # pyflakes, syntax and import order (pyproject.toml's [tool.ruff]
 	$(PY) -m ruff check pianoroll scripts tests
 
 .PHONY: test-fast
-test-fast: install  # the suite without the end-to-end training, cluster and benchmark runs (about a minute)
-	$(PY) -m pytest -q --ignore=tests/test_train.py --ignore=tests/test_distributed.py --ignore=tests/test_benchmark.py
+test-fast: install  # the suite without the slow and system tests (pyproject.toml's markers): about a minute
+	$(PY) -m pytest -q -m "not slow and not system"
 
 evaluate: install $(if $(BENCH),,$(MODEL)/model.keras)
 	$(PIANOROLL) evaluate --model $(MODEL) $(call opt,--bench,$(BENCH)) $(call opt,--bench-data,$(BENCH_DATA))

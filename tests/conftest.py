@@ -75,3 +75,16 @@ def _require_program(name: str, why: str, needs: Iterable[Path] = ()) -> str:
 def require_program() -> Callable[..., str]:
     """require_program(name, why, needs=()) -> the program's path; skips (or, when CI=true, fails) if missing."""
     return _require_program
+
+
+SLOW_MODULES = {"test_train.py", "test_distributed.py", "test_benchmark.py"}  # whole trainings, clusters, benchmark runs
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what `make test-fast` leaves out: ``slow`` (training end to end, several TensorFlow
+    processes, the benchmark scripts) and ``system`` (tests that need an optional program)."""
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if "require_program" in getattr(item, "fixturenames", ()) or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.system)
