@@ -2,6 +2,7 @@
 
 The package reads top-down in the order data flows, one module per stage:
 
+    files       writing any file atomically (a temporary, then renamed); stale temporaries removed
     roll        the piano roll in memory: (time, pitch) columns, the named constants, the beat
     metrics     NLL, Brier, F1 and the statistics of a roll (reads only rolls: any stage may use it)
     measures    a roll measured as music, sets compared (MGEval overlap, a classifier); reads only rolls

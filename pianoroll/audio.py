@@ -25,7 +25,7 @@ import subprocess
 from pathlib import Path
 
 from pianoroll import PianorollError, midi
-from pianoroll.pages import create_temporary
+from pianoroll.files import create_temporary
 
 SAMPLE_RATE = 48000  # midirenderer's only rate; fluidsynth is asked for the same, so every WAV is alike
 SOUNDFONTS = (  # the seed's font first; Debian's default-GM link points at it when installed

@@ -18,8 +18,8 @@ from typing import Any, Mapping, NoReturn
 import numpy as np
 
 from pianoroll import PianorollError
+from pianoroll.files import write_atomic
 from pianoroll.model import HEADS, PRESETS, ModelConfig  # numpy only: no TensorFlow
-from pianoroll.pages import write_atomic
 from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
 
 FORMAT = 2  # bumped whenever a bundle written before can no longer be read the same way

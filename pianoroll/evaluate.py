@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from pianoroll import PianorollError, metrics, pages
+from pianoroll import PianorollError, files, metrics, pages
 from pianoroll import roll as rolls
 from pianoroll.bundle import BundleConfig
 
@@ -429,7 +429,7 @@ def plot_density(report: dict[str, Any], path: Path) -> None:
     ax.set_title(f"Density over time: {report['model']}")
     ax.legend()
     fig.tight_layout()
-    pages.write_figure(fig, path)
+    files.write_figure(fig, path)
 
 
 # ---- the chorale benchmark ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ import numpy as np
 from pianoroll import PianorollError, pages
 from pianoroll import roll as rolls
 from pianoroll.bundle import BundleConfig, BundleError
-from pianoroll.pages import write_atomic
+from pianoroll.files import write_atomic
 from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
 
 INDEX = "index.html"

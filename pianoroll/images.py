@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from pianoroll import PianorollError, midi, scores
+from pianoroll import PianorollError, files, midi, scores
 from pianoroll import pages as paging
 from pianoroll import roll as rolls
 from pianoroll.pages import Entry, OutputError
@@ -247,7 +247,7 @@ def locked(out_dir: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):  # the pid is for the message above; a full disk must not stop us here
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        paging.remove_stale_temporaries(out_dir)
+        files.remove_stale_temporaries(out_dir)
         yield
     finally:
         os.close(fd)  # releases the lock

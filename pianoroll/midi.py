@@ -60,7 +60,7 @@ from py_midicsv.midi.events import (
 )
 
 from pianoroll import PianorollError
-from pianoroll.pages import write_atomic
+from pianoroll.files import write_atomic
 from pianoroll.roll import Note
 
 DRUM_CHANNEL = 9  # channel 10 as musicians count: General MIDI percussion

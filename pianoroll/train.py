@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 import pianoroll
-from pianoroll import PianorollError, bundle, dataset, metrics, model, pages
+from pianoroll import PianorollError, bundle, dataset, files, metrics, model
 from pianoroll.bundle import CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE
 from pianoroll.model import ModelConfig
 from pianoroll.roll import WINDOW
@@ -197,7 +197,7 @@ def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: da
     weights, agreement = numpy_weights(best, held_out, record.model, record.resolution)
     record = dataclasses.replace(record, metrics=bundle.Metrics(bundle.FrameScores(**scores)),
                                  stepping_agreement=agreement, epochs=len(rows), best_epoch=best_epoch(rows))
-    pages.write_atomic(model_dir / HISTORY, (work / HISTORY).read_bytes())
+    files.write_atomic(model_dir / HISTORY, (work / HISTORY).read_bytes())
     plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record.arch}, {record.loss}")
     bundle.save(best, record, model_dir, weights)
     shutil.rmtree(work, ignore_errors=True)
@@ -413,7 +413,7 @@ def plot_history(rows: list[dict[str, float]], path: Path, title: str) -> None:
     ax.set(xlabel="epoch", ylabel="loss", title=title)
     ax.legend()
     fig.tight_layout()
-    pages.write_figure(fig, path)
+    files.write_figure(fig, path)
 
 
 def summary_table(figures: Mapping[str, float]) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pianoroll import pages
+from pianoroll import files, pages
 from pianoroll import roll as rolls
 from pianoroll.roll import ON, ONSET, PAGE_COLUMNS, PITCHES, SILENCE, Note
 
@@ -42,14 +42,14 @@ def test_our_png_encoder_gives_exactly_the_pixels_to_pillow(shape):
 
 
 def test_atomic_writes_make_the_folder_honour_the_umask_and_pass_stale_temporaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(pages, "_temporaries", itertools.count())  # so the stale names below are the next ones
+    monkeypatch.setattr(files, "_temporaries", itertools.count())  # so the stale names below are the next ones
     target = tmp_path / "new" / "folder" / "file.bin"
     for serial in range(3):  # what a killed process with our id could have left
         (tmp_path / "new" / "folder").mkdir(parents=True, exist_ok=True)
         (target.parent / f".file.bin.{os.getpid()}-{serial}.tmp").write_bytes(b"stale")
     old = os.umask(0o027)
     try:
-        pages.write_atomic(target, b"fresh")
+        files.write_atomic(target, b"fresh")
     finally:
         os.umask(old)
     assert target.read_bytes() == b"fresh"

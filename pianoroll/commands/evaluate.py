@@ -77,6 +77,6 @@ def publish(reports: Path, name: str, text: str, result: dict) -> int:
 
 def write_report(path: Path, text: str) -> None:
     """A text report, written atomically (a temporary name, then renamed into place)."""
-    from pianoroll.pages import write_atomic
+    from pianoroll.files import write_atomic
 
     write_atomic(path, text.encode())
