@@ -308,18 +308,14 @@ def _read_notes(path: Path) -> list[rolls.Note]:
 
 def training_primers(config: BundleConfig, count: int, rng: np.random.Generator) -> list[Primer]:
     """``count`` random windows of the bundle's training pieces, each window equally likely (the seed's way)."""
+    from pianoroll import dataset
+
     images = Path(config.data.images)
     try:
-        pieces = pages.load_pieces(images)
-    except pages.PageError as error:
+        usable = dataset.load_split(images, sorted(config.data.train_pieces), (), config.resolution).train
+    except PianorollError as error:
         raise ComposeError(f"{error}; the bundle's training pages are needed for a random primer, "
                            f"or give --primer FILE or --primer {SILENCE_PRIMER}") from None
-    wanted = set(config.data.train_pieces or pieces)
-    usable = {name: roll for name, (roll, resolution) in sorted(pieces.items())
-              if name in wanted and resolution == config.resolution}
-    if not usable:
-        raise ComposeError(f"{images}: none of the bundle's training pieces are there at its resolution; "
-                           f"give --primer FILE or --primer {SILENCE_PRIMER}")
     names = list(usable)
     starts = np.array([max(1, usable[name].shape[0] - WINDOW + 1) for name in names])
     chosen = []

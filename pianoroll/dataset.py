@@ -48,6 +48,35 @@ def load(images_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
     return pieces
 
 
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """A bundle's pieces read back from its pages: the training pieces and the held-out ones, by name."""
+
+    train: dict[str, np.ndarray]
+    held_out: dict[str, np.ndarray]
+
+
+def load_split(images_dir: Path, train: Iterable[str], held_out: Iterable[str], resolution: float) -> Split:
+    """The pieces a bundle was trained and measured on: the one loader compose and evaluate share.
+
+    The folder passes ``load``'s checks and must hold the pieces at the
+    bundle's resolution. A held-out piece that is gone is an error (its
+    figures could not be reproduced); training pieces that are gone are left
+    out, as long as one is left.
+    """
+    pieces = load(images_dir)
+    found = next(iter(pieces.values()))[1]
+    if abs(found - resolution) > 1e-9:
+        raise DatasetError(f"{images_dir}: pages at resolution {found}, the bundle at {resolution}")
+    missing = [name for name in held_out if name not in pieces]
+    if missing:
+        raise DatasetError(f"{images_dir}: held-out piece {missing[0]!r} of the bundle is not among these pages")
+    kept = {name: pieces[name][0] for name in train if name in pieces}
+    if not kept:
+        raise DatasetError(f"{images_dir}: none of the bundle's training pieces are among these pages")
+    return Split(kept, {name: pieces[name][0] for name in held_out})
+
+
 def check_lengths(images_dir: Path, pieces: Mapping[str, tuple[np.ndarray, float]]) -> None:
     """Each piece once in the manifest, and its pages hold the columns the manifest promises."""
     manifest = images_dir / page_io.MANIFEST

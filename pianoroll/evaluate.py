@@ -59,23 +59,15 @@ class Scores:
 
 def bundle_pieces(config: BundleConfig) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """The bundle's training and held-out pieces as 0/1 frames, read from the pages it was trained on."""
-    from pianoroll import pages
+    from pianoroll import dataset
 
     images = Path(config.data.images)
     held_names = list(config.data.held_out_pieces)
     if not held_names:
         raise PianorollError(f"{images}: the bundle records no held-out pieces to evaluate on")
-    pieces = pages.load_pieces(images)
-    missing = [name for name in held_names if name not in pieces]
-    if missing:
-        raise PianorollError(f"{images}: held-out piece {missing[0]!r} of the bundle is not among these pages")
-    wanted = config.resolution
-    for name, (_, resolution) in pieces.items():
-        if not math.isclose(resolution, wanted):
-            raise PianorollError(f"{images}: {name} is at resolution {resolution}, the bundle at {wanted}")
-    train_names = list(config.data.train_pieces or [n for n in pieces if n not in held_names])
-    frames = {name: rolls.as_frames(roll) for name, (roll, _) in pieces.items()}
-    return [frames[n] for n in train_names if n in frames], [frames[n] for n in held_names], held_names
+    split = dataset.load_split(images, config.data.train_pieces, held_names, config.resolution)
+    return ([rolls.as_frames(roll) for roll in split.train.values()],
+            [rolls.as_frames(roll) for roll in split.held_out.values()], held_names)
 
 
 def previous_columns(frames: np.ndarray) -> np.ndarray:

@@ -190,3 +190,17 @@ def test_a_resolution_is_carried_from_the_pieces_to_the_stream(tmp_path):
     source = dataset.pieces_stream(dataset.load(tmp_path), sorted(rolls))
     assert source.resolution == 1.0  # a column is a beat: every column starts an eighth and a beat
     assert (source.inputs(("beat",))["beat"][:, :2] == 1).all()
+
+
+def test_load_split_gives_a_bundles_pieces_by_one_policy(tmp_path):
+    rolls = write_folder(tmp_path / "images", count=4, columns=40)
+    names = sorted(rolls)
+    split = dataset.load_split(tmp_path / "images", [*names[:2], "gone"], names[2:], 0.25)
+    assert list(split.train) == names[:2], "a training piece that is gone is left out"
+    assert all(np.array_equal(split.held_out[n], rolls[n]) for n in names[2:])
+    with pytest.raises(dataset.DatasetError, match="held-out piece 'gone' of the bundle is not among these pages"):
+        dataset.load_split(tmp_path / "images", names[:2], ["gone"], 0.25)
+    with pytest.raises(dataset.DatasetError, match="pages at resolution 0.25, the bundle at 1.0"):
+        dataset.load_split(tmp_path / "images", names[:2], names[2:], 1.0)
+    with pytest.raises(dataset.DatasetError, match="none of the bundle's training pieces"):
+        dataset.load_split(tmp_path / "images", ["gone"], names[2:], 0.25)
