@@ -468,8 +468,8 @@ def chorales(images_dir: Path, models_dir: Path, seed: int = 0, count: int = 10,
     for name, (config, transpose) in chorale_models().items():
         progress(f"training the {name} network ({config.arch}, {config.loss}, transpose ±{transpose})")
         started = time.monotonic()
-        train.train(images_dir, models_dir / name, config, epochs=CHORALE_EPOCHS, seed=seed,
-                    transpose=transpose, patience=CHORALE_PATIENCE, verbose=0, notify=progress)
+        run = train.Run(epochs=CHORALE_EPOCHS, patience=CHORALE_PATIENCE, seed=seed, transpose=transpose)
+        train.train(images_dir, models_dir / name, config, run, verbose=0, notify=progress)
         timings[name] = time.monotonic() - started
         model = bundle.load(models_dir / name)
         report = evaluate(model, count=count if name == "default" else 0, seed=seed, progress=progress)

@@ -117,8 +117,9 @@ def benchmark(data_file: Path, work: Path, models_dir: Path, seed: int = 0, epoc
         config = networks()[name]
         progress(f"training the {name} network ({config.arch}, {config.head} head, {config.loss})")
         started = time.monotonic()
-        trained = train.train(fit, models_dir / name, config, epochs=epochs, seed=seed, patience=PATIENCE,
-                              transpose=TRANSPOSE, verbose=0, notify=progress, held_out=sorted(splits["valid"].rolls))
+        run = train.Run(epochs=epochs, patience=PATIENCE, seed=seed, transpose=TRANSPOSE,
+                        held_out=tuple(sorted(splits["valid"].rolls)))
+        trained = train.train(fit, models_dir / name, config, run, verbose=0, notify=progress)
         result[name] = {"valid": dataclasses.asdict(trained.config.metrics.held_out), "epochs": trained.config.epochs,
                         "best_epoch": trained.config.best_epoch,
                         "train_seconds": round(time.monotonic() - started, 1)}

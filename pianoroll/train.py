@@ -49,15 +49,26 @@ class TrainError(PianorollError):
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """How a model is trained, beyond its network: all of it decides the result."""
+    """How a model is trained, beyond its network: all of it decides the result.
 
-    epochs: int
+    ``epochs`` and ``patience`` left as None take the network preset's.
+    ``held_out`` names the pieces to hold out (a benchmark's validation
+    split) instead of ``held_out_fraction`` of them chosen by name hash.
+    """
+
+    epochs: int | None = None
+    patience: int | None = None
     seed: int = 0
     held_out_fraction: float = 0.1
+    held_out: tuple[str, ...] | None = None
     transpose: int = 0
-    patience: int = 2
     strategy: str = "none"
     backup_every: int = BACKUP_EVERY
+
+    def resolved(self, config: ModelConfig) -> "Run":
+        """The run with the preset's epochs and patience filled in."""
+        return dataclasses.replace(self, epochs=config.epochs if self.epochs is None else self.epochs,
+                                   patience=config.patience if self.patience is None else self.patience)
 
 
 @dataclasses.dataclass
@@ -112,22 +123,17 @@ def load_data(images_dir: Path, held_out_fraction: float,
     return pieces, train, held_out
 
 
-def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | None = None,
-          seed: int = 0, held_out_fraction: float = 0.1, transpose: int = 0, patience: int | None = None,
-          strategy: str = "none", backup_every: int = BACKUP_EVERY, verbose: int | str = "auto",
-          notify: Callable[[str], None] = lambda message: None, held_out: list[str] | None = None) -> Result:
-    """Train ``config`` on the pages in ``images_dir`` and write the bundle to ``model_dir``.
+def train(images_dir: Path, model_dir: Path, config: ModelConfig, run: Run = Run(), verbose: int | str = "auto",
+          notify: Callable[[str], None] = lambda message: None) -> Result:
+    """Train ``config`` on the pages in ``images_dir`` as ``run`` says and write the bundle to ``model_dir``.
 
     Running the same call again after an interruption continues the run;
-    a call with other settings starts afresh. ``epochs`` and ``patience``
-    default to the configuration's. ``held_out`` names the pieces to hold out
-    (a benchmark's validation split) instead of a tenth chosen by name hash. ``notify`` receives one-line news for
-    the user (what data, whether resumed); Keras prints its own progress
-    bar when ``verbose``.
+    a call with other settings starts afresh. ``notify`` receives one-line
+    news for the user (what data, whether resumed); Keras prints its own
+    progress bar when ``verbose``.
     """
-    epochs = config.epochs if epochs is None else epochs
-    patience = config.patience if patience is None else patience
-    run = Run(epochs, seed, held_out_fraction, transpose, patience, strategy, backup_every)
+    run = run.resolved(config)
+    strategy = run.strategy
     if config.arch not in model.PRESETS:
         raise TrainError(f"--arch {config.arch}: must be one of {', '.join(model.PRESETS)}")
     if strategy not in STRATEGIES:
@@ -136,8 +142,9 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
         raise TrainError("--strategy multiworker: set TF_CONFIG to describe the cluster (see the README)")
     images_dir, model_dir = Path(images_dir), Path(model_dir)
     check_model_dir(model_dir)
-    pieces, train_names, held_out_names = load_data(images_dir, held_out_fraction, held_out)
-    summary = dataset.summary(pieces, train_names, held_out_names, images_dir, held_out_fraction)
+    held_out = None if run.held_out is None else list(run.held_out)
+    pieces, train_names, held_out_names = load_data(images_dir, run.held_out_fraction, held_out)
+    summary = dataset.summary(pieces, train_names, held_out_names, images_dir, run.held_out_fraction)
     data = data_summary(summary, music_targets(pieces, train_names))
     resolution = next(iter(pieces.values()))[1]
     notify(f"{images_dir}: {summary['pieces']} pieces, {summary['frames']} columns at {resolution} quarter notes; "
@@ -145,12 +152,12 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
 
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(run.seed)
     tf.config.experimental.enable_op_determinism()
     distribution = make_strategy(strategy)
     chief = is_chief(distribution)
     work = model_dir / (WORK if chief else f"{WORK}-worker-{distribution.cluster_resolver.task_id}")
-    settings = {"run": dataclasses.asdict(run) | {"epochs": None}, "model": dataclasses.asdict(config),
+    settings = {"run": dataclasses.asdict(run) | {"epochs": None, "held_out": None}, "model": dataclasses.asdict(config),
                 "images": str(images_dir), "pieces": sorted(pieces), "held_out": held_out_names}
     resumed_at = prepare_work(work, settings)
     epochs_run = 0
@@ -158,8 +165,8 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
         notify(f"{model_dir}: continuing an interrupted run from epoch {resumed_at + 1}")
 
     batch = config.batch_size * distribution.num_replicas_in_sync  # --batch-size is per device
-    train_data = dataset.dataset(dataset.pieces_stream(pieces, train_names), batch, shuffle=True, seed=seed,
-                                 transpose=transpose, inputs=config.inputs())
+    train_data = dataset.dataset(dataset.pieces_stream(pieces, train_names), batch, shuffle=True, seed=run.seed,
+                                 transpose=run.transpose, inputs=config.inputs())
     held_out = dataset.pieces_stream(pieces, held_out_names)
     with distribution.scope():
         network = model.build(config)
@@ -167,15 +174,16 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, epochs: int | 
             fit_across_workers(network)
         if not finished(work):
             history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch, inputs=config.inputs()),
-                                  epochs=epochs,
+                                  epochs=run.epochs,
                                   shuffle=False, callbacks=make_callbacks(work, model_dir, run, chief), verbose=verbose)
             epochs_run = len(history.epoch)
             mark_finished(work)
     if not chief:
         shutil.rmtree(work, ignore_errors=True)
         return Result(None, resumed_at, epochs_run)
-    record = bundle.BundleConfig(arch=config.arch, loss=config.loss, model=config, seed=seed, resolution=float(resolution),
-                                 data=data, transpose=transpose, strategy=strategy, metrics=None,
+    record = bundle.BundleConfig(arch=config.arch, loss=config.loss, model=config, seed=run.seed,
+                                 resolution=float(resolution), data=data, transpose=run.transpose, strategy=strategy,
+                                 metrics=None,
                                  stepping_agreement=None, epochs=0, best_epoch=None, version=pianoroll.__version__)
     return Result(write_bundle(work, model_dir, network, held_out, record), resumed_at, epochs_run)
 

@@ -170,7 +170,7 @@ def tiny_bundle(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
     rolls = tiny_pages.write_folder(folder / "images", count=6, columns=40, resolution=1.0)
     fraction = next(f for f in np.arange(0.05, 1, 0.05) if len(dataset.split(rolls, f)[1]) == 2)
-    train.train(folder / "images", folder / "model", TINY, epochs=1, held_out_fraction=fraction, verbose=0)
+    train.train(folder / "images", folder / "model", TINY, train.Run(epochs=1, held_out_fraction=fraction), verbose=0)
     return bundle.load(folder / "model"), rolls
 
 

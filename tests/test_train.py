@@ -99,7 +99,8 @@ TINY = ModelConfig(conv_filters=4, conv_kernel=5, projection=8, lstm_units=8, na
 def test_the_default_network_writes_weights_that_step_in_numpy_as_keras_predicts(images, tmp_path):
     assert TINY.head == "nade" and TINY.beat  # the default network, smaller
     model_dir = tmp_path / "nade"
-    result = train.train(images, model_dir, TINY, epochs=1, verbose=0, held_out=["piece04", "piece01", "elsewhere"])
+    result = train.train(images, model_dir, TINY, train.Run(epochs=1, held_out=("piece04", "piece01", "elsewhere")),
+                         verbose=0)
     assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "history.csv", "logs", "loss.png",
                                                           "model.keras", "weights.npz"]
     config = bundle.read_config(model_dir)

@@ -42,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
     preset = PRESETS[args.arch]
     config = dataclasses.replace(preset, loss=args.loss or preset.loss,
                                  batch_size=args.batch_size or preset.batch_size)
-    result = train.train(args.images, args.model, config, epochs=args.epochs, seed=args.seed,
-                         held_out_fraction=args.held_out, transpose=args.transpose, patience=args.patience,
-                         strategy=args.strategy, notify=print,
-                         **({"backup_every": args.backup_every} if args.backup_every else {}))
+    run = train.Run(epochs=args.epochs, patience=args.patience, seed=args.seed, held_out_fraction=args.held_out,
+                    transpose=args.transpose, strategy=args.strategy,
+                    **({"backup_every": args.backup_every} if args.backup_every else {}))
+    result = train.train(args.images, args.model, config, run, notify=print)
     if result.config is None:
         print(f"worker done after {result.epochs_run} epochs; the chief writes {args.model}")
         return 0
