@@ -197,7 +197,7 @@ def build(config: ModelConfig) -> "keras.Model":
 def export_weights(network: "keras.Model") -> dict[str, np.ndarray]:
     """Our network's weights by role, for composing in numpy (``stepping.ColumnNetwork``) without TensorFlow."""
     layer = {item.name: item for item in network.layers}
-    convs = sorted(name for name in layer if name.startswith("conv"))
+    convs = sorted((name for name in layer if name.startswith("conv")), key=lambda name: int(name[len("conv"):]))
     weights = {}
     for index, name in enumerate(convs):
         kernel, bias = layer[name].layer.get_weights()

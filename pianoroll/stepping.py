@@ -43,8 +43,9 @@ class ColumnNetwork:
     def __init__(self, weights: dict[str, np.ndarray], resolution: float):
         self.weights = {name: np.asarray(value, np.float32) for name, value in weights.items()}
         self.resolution = resolution
-        self.convs = sorted(name[:-len("_kernel")] for name in self.weights
-                            if name.startswith("conv") and name.endswith("_kernel"))
+        self.convs = sorted((name[:-len("_kernel")] for name in self.weights
+                             if name.startswith("conv") and name.endswith("_kernel")),
+                            key=lambda name: int(name[len("conv"):]))  # conv0, conv1, … conv10 in order
         self.units = self.weights["lstm_recurrent"].shape[0]
         self.nade = "nade_w" in self.weights
         context_width = (self.weights["hidden_kernel"] if self.nade else self.weights["output_kernel"]).shape[0]
