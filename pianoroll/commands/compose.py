@@ -141,8 +141,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 STUCK = 0.9  # a piece whose columns are this often silent, or the same as the one before, has stopped moving
-STUCK_HINT = ("hint: a piece stopped moving (held notes or silence). A deterministic rule keeps a note a trained "
-              "network expects to continue, forever; --mode sample (make compose MODE=sample) draws each note instead")
+STUCK_HINT = ("hint: a piece stopped moving (held notes or silence). seed-vanish and threshold keep a note a trained "
+              "network expects to continue, forever; --mode vanish (the default) lets held notes go, "
+              "--mode sample draws each note")
 
 
 def _stuck(stats: dict) -> bool:
