@@ -149,14 +149,25 @@ class Decider:
 
     def rule(self, sounding: np.ndarray) -> stepping.Rule:
         """The rule for the next column, given the (count, PITCHES) column before it."""
-        mode = self.settings.mode
-        if mode == "threshold":
-            return lambda p: p >= self.settings.threshold
-        draws = self.rng.random((self.count, PITCHES))  # drawn per column, so a NADE's pitch order cannot change them
-        return lambda p: draws < tempered(p, self.settings.temperature)
+        raise NotImplementedError
 
     def record(self, column: np.ndarray) -> None:
         """Called with every decided (count, PITCHES) column."""
+
+
+class Threshold(Decider):
+    """A pitch sounds when p >= threshold."""
+
+    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+        return lambda p: p >= self.settings.threshold
+
+
+class Sample(Decider):
+    """Each pitch a Bernoulli draw at its tempered probability."""
+
+    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+        draws = self.rng.random((self.count, PITCHES))  # drawn per column, so a NADE's pitch order cannot change them
+        return lambda p: draws < tempered(p, self.settings.temperature)
 
 
 class SeedVanish(Decider):
@@ -215,7 +226,7 @@ class Vanish(Decider):
 
 
 VANISH_MAX = 0.99  # the steered offset stays below 1, so a pitch the network rules out (p = 0) never starts
-DECIDERS = {"vanish": Vanish, "seed-vanish": SeedVanish, "threshold": Decider, "sample": Decider}
+DECIDERS = {"vanish": Vanish, "seed-vanish": SeedVanish, "threshold": Threshold, "sample": Sample}
 VANISH_INC = {"vanish": 1.01, "seed-vanish": 1.001}  # the default per rule: steering within a bar or two; the seed's
 
 

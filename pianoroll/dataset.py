@@ -206,7 +206,7 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
     import tensorflow as tf
 
     frames = tf.constant(source.frames)
-    beats = tf.constant(beat_features(source.columns, source.resolution))
+    beats = tf.constant(beat_features(source.columns, source.resolution)) if "beat" in inputs else None
     steps = tf.range(WINDOW + 1, dtype=tf.int64)
     data = tf.data.Dataset.from_tensor_slices(source.starts)
     if shuffle:
@@ -220,8 +220,9 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
         if noise is not None:
             block = shift_pitches(block, noise, transpose)
         target = block[:, WINDOW]
-        given = {"window": block[:, :WINDOW], "beat": tf.gather(beats, starts + WINDOW), "column": target}
-        return (given["window"] if inputs == ("window",) else {name: given[name] for name in inputs}), target
+        given = {"window": lambda: block[:, :WINDOW], "beat": lambda: tf.gather(beats, starts + WINDOW),
+                 "column": lambda: target}  # only what the network reads is gathered
+        return (block[:, :WINDOW] if inputs == ("window",) else {name: given[name]() for name in inputs}), target
 
     data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()

@@ -174,7 +174,8 @@ def music_summary(pieces: list[np.ndarray], resolution: float) -> dict[str, Any]
             "profile": np.mean([profile(f) for f in pieces], axis=0).tolist(), "measures": found}
 
 
-def against_real(summary: dict[str, Any], real: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+def against_real(summary: dict[str, Any], real: dict[str, Any], seed: int = 0,
+                 longest_beats: float | None = None) -> dict[str, Any]:
     """How far generated music is from real music: per feature (MGEval), the classifier, density per quarter.
 
     Merged into the generated music's summary, so none of its keys may be one
@@ -189,7 +190,7 @@ def against_real(summary: dict[str, Any], real: dict[str, Any], seed: int = 0) -
             "density_ratio_by_quarter": ratios, "density_within_band": within,
             "classifier_accuracy": measures.two_sample_accuracy(summary["measures"], real["measures"], seed),
             "feature_comparisons": [c.to_dict() for c in measures.compare_sets(summary["measures"], real["measures"])],
-            "goals": piece_goals(summary["measures"], real)}
+            "goals": piece_goals(summary["measures"], real, longest_beats)}
 
 
 CHANGE_SHARE_GOAL = 0.5  # a composed piece should change column at least half as often as real music
@@ -249,12 +250,10 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         progress(f"composing {count} pieces of {length} columns per mode")
         for mode, pieces in compose_modes(bundle.path, bundle.config, held_out, count, length, seed, modes).items():
             summary = music_summary(list(pieces), bundle.resolution)
-            music[mode] = {**summary, **against_real(summary, real, seed)}
-            music[mode]["goals"] = piece_goals(summary["measures"], real, longest)
+            music[mode] = {**summary, **against_real(summary, real, seed, longest)}
     if composed is not None:
         summary = music_summary(composed_frames(Path(composed)), bundle.resolution)
-        music[str(composed)] = {**summary, **against_real(summary, real, seed),
-                                "goals": piece_goals(summary["measures"], real, longest)}
+        music[str(composed)] = {**summary, **against_real(summary, real, seed, longest)}
     for entry in music.values():
         entry["measures"] = [m.to_dict() for m in entry["measures"]]
     return {
