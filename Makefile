@@ -1,6 +1,6 @@
 # pianoroll — the front door. Every target sets up what it needs (venv, pages, a model).
 # Variables (defaults shown in ../README.md): MIDI IMAGES RESOLUTION JOBS MODEL EPOCHS ARCH LOSS
-# OUT VANISH VANISH_INC LENGTH PRIMER SEED COUNT MODE THRESHOLD TEMPERATURE MAX_NOTES BPM BENCH BENCH_DATA.
+# OUT VANISH VANISH_INC LENGTH PRIMER SEED COUNT MODE THRESHOLD TEMPERATURE MAX_NOTES BPM BENCH BENCH_DATA GPU.
 
 PYTHON     ?= python3
 VENV       := .venv
@@ -22,13 +22,20 @@ VANISH_INC ?=
 LENGTH     ?= 106
 PRIMER     ?=
 COUNT      ?= 1
-MODE       ?= vanish
+MODE       ?=
 THRESHOLD  ?=
 TEMPERATURE ?=
 MAX_NOTES  ?=
 BPM        ?=
 BENCH      ?=
 BENCH_DATA ?=
+GPU        ?=
+
+# TensorFlow's build, an extra of pyproject.toml: GPU=1 the one with CUDA, GPU=0 the CPU one; left out, the one
+# .venv already has (recorded in .venv/.tensorflow), else the CPU one. The other build is uninstalled first:
+# both install the same `tensorflow` package, so the two must never be present together.
+TF_BUILD   := $(if $(filter 1,$(GPU)),gpu,$(if $(filter 0,$(GPU)),cpu,$(or $(shell cat $(VENV)/.tensorflow 2>/dev/null),cpu)))
+TF_OTHER   := $(if $(filter gpu,$(TF_BUILD)),tensorflow-cpu,tensorflow)
 
 opt = $(if $(2),$(1) $(2))
 
@@ -38,19 +45,20 @@ opt = $(if $(2),$(1) $(2))
 help:
 	@echo "make compose    compose music (sets up venv, pages and a model first if missing)"
 	@echo "make test       run the test suite (make test-fast: about a minute; make lint: ruff)"
-	@echo "make install    create .venv and install pianoroll into it"
+	@echo "make install    create .venv and install pianoroll into it (GPU=1: TensorFlow with CUDA, GPU=0: back to CPU)"
 	@echo "make images     MIDI=folder IMAGES=images RESOLUTION=0.25  → piano-roll pages"
-	@echo "make train      IMAGES=images MODEL=models/default EPOCHS= ARCH=convlstm|independent|seed LOSS="
+	@echo "make train      IMAGES=images MODEL=models/default EPOCHS= ARCH=convlstm|independent|seed|tokens|notes|messages LOSS="
 	@echo "make evaluate   MODEL=models/default [BENCH=chorales | BENCH=jsb BENCH_DATA=file.json]"
 	@echo "make benchmark  speed and quality side by side with the seed's way"
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-$(TF_BUILD)
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $@
+	$(PY) -m pip uninstall --quiet --yes $(TF_OTHER)
+	$(PY) -m pip install --quiet -e '.[test,$*]'
+	rm -f $(VENV)/.installed-* && echo $* > $(VENV)/.tensorflow && touch $@
 
 images: install
 	$(PIANOROLL) images $(MIDI) --out $(IMAGES) --resolution $(RESOLUTION) $(call opt,--jobs,$(JOBS))
@@ -66,7 +74,7 @@ $(MODEL)/model.keras:
 	$(MAKE) train
 
 compose: install $(MODEL)/model.keras
-	$(PIANOROLL) compose --model $(MODEL) --out $(OUT) --mode $(MODE) --vanish $(VANISH) \
+	$(PIANOROLL) compose --model $(MODEL) --out $(OUT) $(call opt,--mode,$(MODE)) --vanish $(VANISH) \
 		$(call opt,--vanish-inc,$(VANISH_INC)) --length $(LENGTH) --count $(COUNT) --seed $(SEED) \
 		$(call opt,--primer,$(PRIMER)) $(call opt,--threshold,$(THRESHOLD)) \
 		$(call opt,--temperature,$(TEMPERATURE)) $(call opt,--max-notes,$(MAX_NOTES)) $(call opt,--bpm,$(BPM))

@@ -19,10 +19,12 @@ import numpy as np
 
 from pianoroll import PianorollError
 from pianoroll.files import write_atomic
-from pianoroll.model import HEADS, PRESETS, ModelConfig  # numpy only: no TensorFlow
+from pianoroll.model import HEADS, OPTIMIZERS, PRESETS, ModelConfig  # numpy only: no TensorFlow
 from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
+from pianoroll.sequences import KINDS, EventEncoding, Timing
 
-FORMAT = 2  # bumped whenever a bundle written before can no longer be read the same way
+FORMAT = 3  # bumped whenever a bundle written before can no longer be read the same way
+READABLE_FORMATS = (2, FORMAT)  # 3 added the event networks (``encoding``, ``metrics.events``): 2 reads as before
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"  # our networks' weights by role: compose steps them in numpy, without TensorFlow
@@ -33,7 +35,7 @@ class BundleError(PianorollError):
 
 
 STRATEGIES = ("none", "mirrored", "multiworker")  # tf.distribute strategies train knows
-LOSSES = ("mse", "bce")
+LOSSES = ("mse", "bce", "cce", "cce+mse")  # cce: categorical cross-entropy (tokens, messages); cce+mse: notes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,16 +71,40 @@ class FrameScores:
 
 
 @dataclasses.dataclass(frozen=True)
-class Metrics:
-    """The figures train measured on the held-out pieces, as config.json's ``metrics`` nests them."""
+class EventScores:
+    """An event network's held-out figures in its own terms: its loss and its NLL in nats per event."""
 
-    held_out: FrameScores
+    loss: float
+    nll_per_event: float
+    events: int
+
+    @classmethod
+    def from_json(cls, data: Any, path: Path) -> EventScores:
+        """The ``metrics.events`` object (format 3), each figure checked: the loss and NLL from 0 up, a count of events."""
+        take = _Taker(_mapping(data, path, "metrics.events", "an object (loss, NLL per event, events)"), path,
+                      "metrics.events.")
+        figures = {key: take.number(key, 0.0) for key in ("loss", "nll_per_event")}
+        return cls(**figures, events=take.integer("events", 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    """The figures train measured on the held-out pieces: per frame (column networks) or per event (event networks)."""
+
+    held_out: FrameScores | None
+    events: EventScores | None = None
 
     @classmethod
     def from_json(cls, data: Any, path: Path) -> Metrics:
-        """The ``metrics`` object: its one member, the held-out figures."""
-        held_out = _mapping(data, path, "metrics", "an object (the held-out figures)").get("held_out")
-        return cls(held_out=FrameScores.from_json(held_out, path))
+        """The ``metrics`` object: the per-frame figures, or an event network's (format 3) in ``events``."""
+        found = _mapping(data, path, "metrics", "an object (the held-out figures)")
+        if found.get("events") is not None and found.get("held_out") is None:
+            return cls(held_out=None, events=EventScores.from_json(found["events"], path))
+        return cls(held_out=FrameScores.from_json(found.get("held_out"), path))
+
+    def figures(self) -> dict[str, Any]:
+        """The held-out figures as a flat record: a piece's JSON and the command's summary show them."""
+        return dataclasses.asdict(self.held_out if self.held_out is not None else self.events)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,12 +148,14 @@ class BundleConfig:
     epochs: int
     best_epoch: int | None
     version: str
+    encoding: EventEncoding | None = None  # an event network's vocabulary or time classes; None for column networks
 
     @classmethod
     def from_json(cls, config: Mapping[str, Any], path: Path) -> BundleConfig:
         """A config.json object with every field checked once, so a broken one fails at once with one line naming it."""
         take = _Taker(config, path)
         metrics = take.raw("metrics")
+        encoding = take.raw("encoding")
         return cls(resolution=take.resolution(), arch=take.choice("arch", tuple(PRESETS)),
                    model=_model_config(config.get("model"), path), data=DataSummary.from_json(config.get("data"), path),
                    loss=take.choice("loss", LOSSES), seed=take.integer("seed"), transpose=take.integer("transpose", 0),
@@ -135,7 +163,8 @@ class BundleConfig:
                    metrics=None if metrics is None else Metrics.from_json(metrics, path),
                    stepping_agreement=take.number("stepping_agreement", 0.0, optional=True),
                    epochs=take.integer("epochs", 0), best_epoch=take.integer("best_epoch", 1, optional=True),
-                   version=take.text("version", "a version string"))
+                   version=take.text("version", "a version string"),
+                   encoding=None if encoding is None else _encoding(encoding, path))
 
     def to_json(self) -> dict[str, Any]:
         """The fields as config.json stores them (tuples as lists), without the grid facts ``save`` adds."""
@@ -228,9 +257,28 @@ def _model_config(value: Any, path: Path) -> ModelConfig:
     return ModelConfig(**settings)
 
 
+def _encoding(value: Any, path: Path) -> EventEncoding:
+    """An event network's ``encoding``: each field checked, the token timings as typed records."""
+    field = "encoding"
+    take = _Taker(_mapping(value, path, field, "an object (an event network's encoding)"), path, f"{field}.")
+    vocabulary = take.names("vocabulary")
+    timings = take.raw("timings")
+    if not (isinstance(timings, list) and len(timings) == len(vocabulary) and all(isinstance(t, list) for t in timings)):
+        take.wrong("timings", "one list of (step, length, count) records per token")
+    return EventEncoding(kind=take.choice("kind", KINDS), window=take.integer("window", 1), vocabulary=vocabulary,
+                         timings=tuple(tuple(_timing(record, path) for record in token) for token in timings),
+                         time_low=take.number("time_low", 0.0), time_high=take.number("time_high", 0.0),
+                         fixed_velocity=take.integer("fixed_velocity", 1), velocity_pieces=take.integer("velocity_pieces", 0))
+
+
+def _timing(value: Any, path: Path) -> Timing:
+    take = _Taker(_mapping(value, path, "encoding.timings", "(step, length, count) records"), path, "encoding.timings.")
+    return Timing(step=take.number("step", 0.0), length=take.number("length", 0.0), count=take.integer("count", 1))
+
+
 def _check_setting(take: _Taker, key: str, default: Any) -> None:
     """One network setting, checked against the type of its default and the range a network can be built with."""
-    choices = {"arch": tuple(PRESETS), "head": HEADS, "loss": LOSSES}
+    choices = {"arch": tuple(PRESETS), "head": HEADS, "loss": LOSSES, "optimizer": OPTIMIZERS}
     if key in choices:
         take.choice(key, choices[key])
     elif isinstance(default, bool):
@@ -302,7 +350,7 @@ def read_config(path: Path) -> BundleConfig:
     if not isinstance(config, dict):
         raise BundleError(f"{config_path}: not a pianoroll model config (a JSON {type(config).__name__}, not an object)")
     for key, expected in grid().items():
-        if config.get(key) != expected:
+        if config.get(key) != expected and not (key == "format" and config.get(key) in READABLE_FORMATS):
             raise BundleError(
                 f"{config_path}: made for {key}={config.get(key)!r}, this version needs {expected!r}; "
                 "retrain with `make train`")

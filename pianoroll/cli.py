@@ -23,6 +23,8 @@ COMMANDS = {
     "evaluate": "measure a model on its held-out pieces against baselines and real music",
     "benchmark": "measure our speed and quality side by side with the seed's way",
 }
+TENSORFLOW_HINT = ("TensorFlow is an extra of pianoroll, as its CPU and GPU builds cannot live side by side: "
+                   "`make install` (GPU=1 for CUDA), or pip install 'pianoroll[cpu]' or 'pianoroll[gpu]'")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except PianorollError as error:
         print(f"pianoroll {args.command}: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "tensorflow":  # only a missing TensorFlow gets the hint
+            raise
+        print(f"pianoroll {args.command}: {TENSORFLOW_HINT}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"pianoroll {args.command}: interrupted; run the same command again to resume", file=sys.stderr)

@@ -42,6 +42,7 @@ from pianoroll.bundle import BundleConfig
 from pianoroll.roll import PITCHES, WINDOW
 
 MODES = ("vanish", "seed-vanish", "threshold", "sample")
+EVENT_MODES = ("sample", "seed")  # the event networks (tokens, notes, messages): a tempered draw, or the seed's own rule
 SILENCE_PRIMER = "silence"
 PNG_SUFFIXES = (".png",)
 LOGIT_CLIP = 1e-7  # keeps logit(p) finite for p of exactly 0 or 1
@@ -65,7 +66,7 @@ class Settings:
     def problems(self) -> dict[str, str]:
         """Each setting that cannot make music, with what it must be instead."""
         bad = {
-            "mode": self.mode not in MODES,
+            "mode": self.mode not in (*MODES, *EVENT_MODES),
             "vanish": not 0 <= self.vanish < 1,
             "vanish_inc": not 0 < self.vanish_inc < 2,
             "threshold": not 0 < self.threshold <= 1,
@@ -81,7 +82,7 @@ class Settings:
 
 
 LIMITS = {
-    "mode": f"must be one of {', '.join(MODES)}",
+    "mode": f"must be one of {', '.join(MODES)} (event networks: {', '.join(EVENT_MODES)})",
     "vanish": "must be at least 0 and below 1",
     "vanish_inc": "must be above 0 and below 2",
     "threshold": "must be above 0 and at most 1",
@@ -254,6 +255,8 @@ def generate(
         raise ComposeError(f"primers must be shaped (count, {WINDOW}, {PITCHES}), not {window.shape}")
     count = window.shape[0]
     columns = np.full(count, WINDOW) if next_columns is None else np.asarray(next_columns)
+    if settings.mode not in DECIDERS:
+        raise ComposeError(f"--mode {settings.mode}: for the event networks only (tokens, notes, messages)")
     decider = DECIDERS[settings.mode](settings, targets, count, np.random.default_rng([seed, 1]))
     song = np.zeros((count, length, PITCHES), dtype=np.float32)
     with threadpoolctl.threadpool_limits(1):  # a step's products are small: BLAS threads only fight for the cores
@@ -347,6 +350,71 @@ def choose_primers(spec: str | None, config: BundleConfig, count: int, seed: int
     return [primer] * count
 
 
+# --- the event networks ---------------------------------------------------------------------
+
+
+def event_pieces(path: Path, config: BundleConfig, settings: Settings, length: int, count: int, seed: int,
+                 spec: str | None) -> tuple[np.ndarray, list[Primer]]:
+    """``count`` pieces of ``length`` columns from an event network (tokens, notes, messages), as (count, length, PITCHES).
+
+    The network is stepped event by event from a primer of its window's
+    length (the first events of a training piece, or of a file); the events
+    it composes become notes and then a roll at the bundle's resolution, so
+    that every page, MIDI, WAV and measure applies unchanged.
+    """
+    from pianoroll import bundle, event_networks
+
+    if settings.mode not in EVENT_MODES:
+        raise ComposeError(f"--mode {settings.mode}: the {config.arch} network composes with "
+                           f"{' or '.join(f'--mode {mode}' for mode in EVENT_MODES)}")
+    primers, windows = event_primers(spec, config, count, seed)
+    step = event_networks.EventStep(bundle.load(path).model)
+    with threadpoolctl.threadpool_limits(1):
+        notes = event_networks.generate(step, config.encoding, windows, length * config.resolution, settings.mode,
+                                        settings.temperature, seed)
+    return np.stack([fit_length(rolls.from_notes(piece, config.resolution)[0], length) for piece in notes]), primers
+
+
+def fit_length(roll: np.ndarray, length: int) -> np.ndarray:
+    """A roll's first ``length`` columns as 0/1 frames, silence after its end."""
+    frames = np.zeros((length, PITCHES), np.float32)
+    kept = rolls.as_frames(roll[:length])
+    frames[:len(kept)] = kept
+    return frames
+
+
+def event_primers(spec: str | None, config: BundleConfig, count: int, seed: int) -> tuple[list[Primer], np.ndarray]:
+    """Each piece's primer record and its window of events: a random training piece's first events, or a file's."""
+    from pianoroll import dataset, sequences
+
+    encoding = config.encoding
+    if spec == SILENCE_PRIMER:
+        raise ComposeError(f"--primer {SILENCE_PRIMER}: the {config.arch} network starts from events; "
+                           "give a file, or leave --primer out for a training piece")
+    silent = np.zeros((WINDOW, PITCHES), np.float32)
+    if spec:
+        path = Path(spec)
+        if not path.is_file():
+            raise ComposeError(f"{path}: no such primer file (give a MIDI file, a score or a PNG page)")
+        notes = (rolls.to_notes(pages.read_image(path), config.resolution) if path.suffix.lower() in PNG_SUFFIXES
+                 else _read_notes(path))
+        stream = sequences.encode_pieces(encoding.kind, {"primer": notes}, encoding)
+        if len(stream.inputs) < encoding.window:
+            raise ComposeError(f"{path}: {len(stream.inputs)} events, the {config.arch} network starts from "
+                               f"{encoding.window}")
+        return [Primer(silent, printable(path))] * count, np.stack([stream.primer("primer")] * count)
+    images = Path(config.data.images)
+    try:
+        pieces = dataset.load_split(images, sorted(config.data.train_pieces), (), config.resolution).train
+    except PianorollError as error:
+        raise ComposeError(f"{error}; the bundle's training pages are needed for a primer, or give --primer FILE") from None
+    notes, _ = sequences.load_notes(images, pieces, config.resolution, velocity=encoding.kind == "messages")
+    stream = sequences.encode_pieces(encoding.kind, notes, encoding)
+    names = np.random.default_rng([seed, 0]).choice(sorted(notes), size=count)
+    return ([Primer(silent, f"{name} (its first {encoding.window} events)") for name in names],
+            np.stack([stream.primer(str(name)) for name in names]))
+
+
 # --- what comes out ------------------------------------------------------------------------
 
 
@@ -361,7 +429,7 @@ def bundle_summary(path: Path, config: BundleConfig) -> dict[str, Any]:
         "path": str(path),
         **{key: getattr(config, key) for key in ("arch", "loss", "epochs", "seed", "resolution", "version")},
         **{key: getattr(config.data, key) for key in ("images", "pieces", "frames")},
-        "held_out": dataclasses.asdict(config.metrics.held_out) if config.metrics else None,
+        "held_out": config.metrics.figures() if config.metrics else None,
     }
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
-from pianoroll import PianorollError, files, metrics, pages
+from pianoroll import PianorollError, Progress, files, metrics, pages, quiet
 from pianoroll import roll as rolls
 from pianoroll.bundle import BundleConfig
 
@@ -40,6 +40,7 @@ MODES = {  # the ways compose turns probabilities into notes, at their usual set
     "threshold": {"mode": "threshold", "threshold": 0.5},
     "sample": {"mode": "sample", "temperature": 1.0},
 }
+EVENT_MODES = {"sample": {"mode": "sample", "temperature": 1.0}, "seed": {"mode": "seed"}}  # tokens, notes, messages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +155,14 @@ def compose_modes(bundle_dir: Path, config: BundleConfig, held_out: list[np.ndar
             for name, settings in modes.items()}
 
 
+def event_modes(bundle_dir: Path, config: BundleConfig, count: int, length: int, seed: int) -> dict[str, np.ndarray]:
+    """``count`` pieces of ``length`` columns per mode of an event network, each from a training piece's first events."""
+    from pianoroll import compose
+
+    return {name: compose.event_pieces(bundle_dir, config, compose.Settings(**settings), length, count, seed, None)[0]
+            for name, settings in EVENT_MODES.items()}
+
+
 def profile(frames: np.ndarray, bins: int = PROFILE_BINS) -> np.ndarray:
     """Notes sounding per column, averaged in ``bins`` stretches of relative time."""
     per_column = np.asarray(frames).sum(axis=1)
@@ -225,7 +234,7 @@ def piece_goals(found: list[Any], real: dict[str, Any], longest_beats: float | N
 
 def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: int | None = None,
              seed: int = 0, modes: dict[str, dict] = MODES, on: Path | None = None, composed: Path | None = None,
-             progress: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
+             progress: Progress = quiet) -> dict[str, Any]:
     """Everything ``make evaluate`` reports, as one JSON-ready dict.
 
     The bundle is scored on its held-out pieces, or with ``on`` on every
@@ -239,16 +248,20 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         held_names, held_out = pages_frames(Path(on), bundle.resolution)
     baselines = Baselines.fit(train)
     progress("scoring the model and the baselines")
-    scores = {"model": model_scores(bundle, held_out), **baselines.scores(held_out)}
+    events = bundle.config.encoding is not None  # an event network: its held-out figures are per event, from training
+    scores = {**({} if events else {"model": model_scores(bundle, held_out)}), **baselines.scores(held_out)}
     for other in compare:
-        scores[str(other.path)] = model_scores(other, held_out)
+        if other.config.encoding is None:
+            scores[str(other.path)] = model_scores(other, held_out)
     length = length or int(np.median([len(f) for f in held_out]))
     real = music_summary(held_out, bundle.resolution)
     music = {"held_out": real}
     longest = bundle.config.data.music.longest_note_beats if bundle.config.data.music else None
     if count > 0:
         progress(f"composing {count} pieces of {length} columns per mode")
-        for mode, pieces in compose_modes(bundle.path, bundle.config, held_out, count, length, seed, modes).items():
+        made = (event_modes(bundle.path, bundle.config, count, length, seed) if events else
+                compose_modes(bundle.path, bundle.config, held_out, count, length, seed, modes))
+        for mode, pieces in made.items():
             summary = music_summary(list(pieces), bundle.resolution)
             music[mode] = {**summary, **against_real(summary, real, seed, longest)}
     if composed is not None:
@@ -266,8 +279,9 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         "held_out_frames": int(sum(len(f) for f in held_out)),
         "repeat_epsilon": baselines.epsilon,
         "scores": {name: dataclasses.asdict(s) for name, s in scores.items()},
+        "event_figures": bundle.config.metrics.figures() if events and bundle.config.metrics else None,
         "music": music,
-        "compose": {"count": count, "length": length, "seed": seed, "modes": modes},
+        "compose": {"count": count, "length": length, "seed": seed, "modes": EVENT_MODES if events else modes},
     }
 
 
@@ -395,12 +409,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"Repeat baseline: p = (1 − ε)·last + ε·i.i.d. with ε = {report['repeat_epsilon']:.4f} (best on the "
         "training pieces). NLL clips probabilities to [1e-6, 1 − 1e-6].", "",
         "## Predicting the next column", "", *scores_table(report["scores"]), "",
+        *([event_line(report["event_figures"]), ""] if report.get("event_figures") else []),
         "## Composed against real music", "",
         f"{c['count']} pieces of {c['length']} columns per mode, seed {c['seed']}, each from the first "
         f"columns of one of {real}; `held_out` is those real pieces themselves.", "",
         *music_section(report["music"]),
     ]
     return "\n".join(lines)
+
+
+def event_line(figures: dict[str, Any]) -> str:
+    """An event network's held-out figures, which are per event and in its own terms, not per frame."""
+    return (f"The model is an event network, measured per event in its own terms: loss {figures['loss']:.3f}, "
+            f"NLL {figures['nll_per_event']:.3f} nats/event over {figures['events']} held-out events.")
 
 
 def plot_density(report: dict[str, Any], path: Path) -> None:
@@ -422,88 +443,3 @@ def plot_density(report: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     files.write_figure(fig, path)
 
-
-# ---- the chorale benchmark ---------------------------------------------------------------------
-
-CHORALE_RESOLUTION = 1.0  # quarter notes per column, as in the published chorale figures
-CHORALE_EPOCHS = 20  # at most; early stopping may end a run before
-CHORALE_PATIENCE = 3
-PUBLISHED = {  # nats per quarter-note frame on JSB chorales (Boulanger-Lewandowski et al., 2012)
-    "LSTM": 8.7, "RNN-RBM": 7.3, "RNN-NADE": 5.6,
-}
-
-
-def chorale_pages(images_dir: Path, progress: Callable[[str], None]) -> None:
-    """The built-in chorales as pages at quarter-note resolution; pages already there are kept."""
-    from pianoroll import images, scores
-
-    batch = images.Batch(scores.chorales(), images_dir, images.Options(resolution=CHORALE_RESOLUTION))
-    if batch.tasks:
-        progress(f"{images_dir}: converting {len(batch.tasks)} chorales at resolution {CHORALE_RESOLUTION}")
-    for _ in batch.run():
-        pass
-    if not batch.summary().pieces:
-        raise PianorollError(f"{images_dir}: no chorale could be converted")
-
-
-def chorale_models() -> dict[str, tuple[Any, int]]:
-    """The two networks the benchmark trains, each with the transposition `make train` gives it (none)."""
-    from pianoroll.model import PRESETS
-
-    return {"seed": (dataclasses.replace(PRESETS["seed"], loss="mse"), 0),
-            "default": (PRESETS["convlstm"], 0)}
-
-
-def chorales(images_dir: Path, models_dir: Path, seed: int = 0, count: int = 10,
-             progress: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
-    """The fixed chorale benchmark: train the seed network and the default on one split, score both."""
-    import time
-
-    from pianoroll import bundle, train
-
-    chorale_pages(images_dir, progress)
-    result: dict[str, Any] = {}
-    timings = {}
-    for name, (config, transpose) in chorale_models().items():
-        progress(f"training the {name} network ({config.arch}, {config.loss}, transpose ±{transpose})")
-        started = time.monotonic()
-        run = train.Run(epochs=CHORALE_EPOCHS, patience=CHORALE_PATIENCE, seed=seed, transpose=transpose)
-        train.train(images_dir, models_dir / name, config, run, verbose=0, notify=progress)
-        timings[name] = time.monotonic() - started
-        model = bundle.load(models_dir / name)
-        report = evaluate(model, count=count if name == "default" else 0, seed=seed, progress=progress)
-        result[name] = {**report["scores"]["model"], "epochs": model.config.epochs,
-                        "train_seconds": round(timings[name], 1)}
-        if name == "default":
-            result["iid"], result["repeat"] = report["scores"]["iid"], report["scores"]["repeat"]
-            result["music"] = report["music"]
-    result["config"] = {
-        "images": str(images_dir), "resolution": CHORALE_RESOLUTION, "seed": seed,
-        "epochs": CHORALE_EPOCHS, "patience": CHORALE_PATIENCE, "repeat_epsilon": report["repeat_epsilon"],
-        "held_out_pieces": report["held_out_pieces"], "held_out_frames": report["held_out_frames"],
-        "models": {name: {"model": dataclasses.asdict(config), "transpose": transpose}
-                   for name, (config, transpose) in chorale_models().items()},
-        "published": PUBLISHED,
-    }
-    return result
-
-
-def chorales_markdown(result: dict[str, Any]) -> str:
-    """reports/chorales.md: our figures beside the published ones."""
-    c = result["config"]
-    ours = {name: result[name] for name in ("default", "seed", "iid", "repeat")}
-    lines = [
-        "# The chorale benchmark", "",
-        f"music21's Bach chorales at {c['resolution']} quarter notes per column; {len(c['held_out_pieces'])} "
-        f"pieces ({c['held_out_frames']} frames) held out by the stable split; seed {c['seed']}; at most "
-        f"{c['epochs']} epochs, early stopping after {c['patience']}. Window: 9 columns.", "",
-        *scores_table(ours), "",
-        "Published, nats per quarter-note frame on JSB chorales (full history, their own split and "
-        "quantisation, so anchors rather than equal tests): "
-        + ", ".join(f"{name} ≈ {nll}" for name, nll in c["published"].items()) + ".", "",
-        "Training time: " + ", ".join(f"{name} {result[name]['train_seconds']:.0f} s "
-                                      f"({result[name]['epochs']} epochs)" for name in ("seed", "default")) + ".", "",
-    ]
-    if "music" in result:
-        lines += ["## The default network's music against the held-out chorales", "", *music_section(result["music"])]
-    return "\n".join(lines)

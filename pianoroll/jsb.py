@@ -17,11 +17,11 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from pianoroll import PianorollError, metrics, pages
+from pianoroll import PianorollError, Progress, metrics, pages, quiet
 from pianoroll import roll as rolls
 from pianoroll.model import PRESETS, ModelConfig
 
@@ -103,7 +103,7 @@ def scores(bundle_dir: Path, folder: Path) -> dict[str, float]:
 
 
 def benchmark(data_file: Path, work: Path, models_dir: Path, seed: int = 0, epochs: int = EPOCHS,
-              only: tuple[str, ...] = NETWORKS, progress: Callable[[str], None] = lambda step: None) -> dict[str, Any]:
+              only: tuple[str, ...] = NETWORKS, progress: Progress = quiet) -> dict[str, Any]:
     """Train each network on ``train`` (epoch picked on ``valid``) and score it on ``valid`` and ``test``."""
     from pianoroll import evaluate, train
 
@@ -119,7 +119,7 @@ def benchmark(data_file: Path, work: Path, models_dir: Path, seed: int = 0, epoc
         started = time.monotonic()
         run = train.Run(epochs=epochs, patience=PATIENCE, seed=seed, transpose=TRANSPOSE,
                         held_out=tuple(sorted(splits["valid"].rolls)))
-        trained = train.train(fit, models_dir / name, config, run, verbose=0, notify=progress)
+        trained = train.train(fit, models_dir / name, config, run, verbose=0, progress=progress)
         result[name] = {"valid": dataclasses.asdict(trained.config.metrics.held_out), "epochs": trained.config.epochs,
                         "best_epoch": trained.config.best_epoch,
                         "train_seconds": round(time.monotonic() - started, 1)}

@@ -57,6 +57,9 @@ class ModelConfig:
     batch_size: int = 128
     epochs: int = 4  # at most: `make train` on the built-in chorales stays within about six minutes on 2 cores
     patience: int = 2  # epochs without a better held-out loss before training stops
+    events: int = 0  # the seed systems that read events (tokens, notes, messages): events per window; 0 for columns
+    optimizer: str = "adam"  # "rmsprop" for seed 002's tokens network
+    steps_per_epoch: int = 0  # batches an epoch holds when it stops short of all windows (0: every window once)
 
     def inputs(self) -> tuple[str, ...]:
         """The inputs the network reads: the window, and for ours the beat and the teacher-forced column."""
@@ -70,7 +73,16 @@ PRESETS = {
                         learning_rate=1e-3, beat=False),
     "independent": ModelConfig(arch="independent", head="independent", loss="mse", beat=False),  # before the NADE head
     "convlstm": ModelConfig(),  # measured: reports/experiments.md
+    # the seed systems that read events (``event_networks``, docs/seeds.md): each seed's sizes, loss and optimiser
+    "tokens": ModelConfig(arch="tokens", head="independent", loss="cce", lstm_units=512, dropout=0.3, beat=False,
+                          optimizer="rmsprop", learning_rate=1e-3, batch_size=128, events=100, epochs=2,
+                          steps_per_epoch=40),
+    "notes": ModelConfig(arch="notes", head="independent", loss="cce+mse", dropout=0.0, beat=False,
+                         learning_rate=5e-3, batch_size=64, events=25, epochs=15),
+    "messages": ModelConfig(arch="messages", head="independent", loss="cce", dropout=0.2, beat=False,
+                            learning_rate=1e-3, batch_size=30, events=30, epochs=3),
 }
+OPTIMIZERS = ("adam", "rmsprop")
 
 
 def seed_network() -> "keras.Model":

@@ -17,13 +17,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import keras
 import numpy as np
 
 import pianoroll
-from pianoroll import PianorollError, bundle, dataset, files, metrics, model
+from pianoroll import PianorollError, Progress, bundle, dataset, event_networks, files, metrics, model, quiet, sequences
 from pianoroll.bundle import CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE
 from pianoroll.model import ModelConfig
 from pianoroll.roll import WINDOW
@@ -41,6 +41,7 @@ LOGS = "logs"
 WORK = ".train"  # the run in flight: backup, best checkpoint, settings
 OURS = {MODEL_FILE, CONFIG_FILE, WEIGHTS_FILE, HISTORY, LOSS_PLOT, LOGS, WORK}
 AGREEMENT_WINDOWS = 512  # held-out windows on which the numpy stepper is checked against Keras
+PREDICT_BATCH = 512  # windows per batch when measuring on held-out pieces
 
 
 class TrainError(PianorollError):
@@ -124,11 +125,11 @@ def load_data(images_dir: Path, held_out_fraction: float,
 
 
 def train(images_dir: Path, model_dir: Path, config: ModelConfig, run: Run = Run(), verbose: int | str = "auto",
-          notify: Callable[[str], None] = lambda message: None) -> Result:
+          progress: Progress = quiet) -> Result:
     """Train ``config`` on the pages in ``images_dir`` as ``run`` says and write the bundle to ``model_dir``.
 
     Running the same call again after an interruption continues the run;
-    a call with other settings starts afresh. ``notify`` receives one-line
+    a call with other settings starts afresh. ``progress`` receives one-line
     news for the user (what data, whether resumed); Keras prints its own
     progress bar when ``verbose``.
     """
@@ -140,6 +141,9 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, run: Run = Run
         raise TrainError(f"--strategy {strategy}: must be one of {', '.join(STRATEGIES)}")
     if strategy == "multiworker" and "TF_CONFIG" not in os.environ:
         raise TrainError("--strategy multiworker: set TF_CONFIG to describe the cluster (see the README)")
+    if config.arch in event_networks.ARCHS and (config.loss != model.PRESETS[config.arch].loss or run.transpose):
+        raise TrainError(f"--arch {config.arch}: trains with its seed's loss ({model.PRESETS[config.arch].loss}) "
+                         "and without --transpose")
     images_dir, model_dir = Path(images_dir), Path(model_dir)
     check_model_dir(model_dir)
     held_out = None if run.held_out is None else list(run.held_out)
@@ -147,7 +151,7 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, run: Run = Run
     summary = dataset.summary(pieces, train_names, held_out_names, images_dir, run.held_out_fraction)
     data = data_summary(summary, music_targets(pieces, train_names))
     resolution = next(iter(pieces.values()))[1]
-    notify(f"{images_dir}: {summary['pieces']} pieces, {summary['frames']} columns at {resolution} quarter notes; "
+    progress(f"{images_dir}: {summary['pieces']} pieces, {summary['frames']} columns at {resolution} quarter notes; "
            f"{len(held_out_names)} held out")
 
     import tensorflow as tf
@@ -162,19 +166,33 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, run: Run = Run
     resumed_at = prepare_work(work, settings)
     epochs_run = 0
     if resumed_at:
-        notify(f"{model_dir}: continuing an interrupted run from epoch {resumed_at + 1}")
+        progress(f"{model_dir}: continuing an interrupted run from epoch {resumed_at + 1}")
 
     batch = config.batch_size * distribution.num_replicas_in_sync  # --batch-size is per device
-    train_data = dataset.dataset(dataset.pieces_stream(pieces, train_names), batch, shuffle=True, seed=run.seed,
-                                 transpose=run.transpose, inputs=config.inputs())
-    held_out = dataset.pieces_stream(pieces, held_out_names)
+    encoding = None
+    if config.arch in event_networks.ARCHS:
+        encoding, events, held_out = sequences.split_streams(config.arch, config.events, images_dir,
+                                                             {name: roll for name, (roll, _) in pieces.items()},
+                                                             resolution, train_names, held_out_names)
+        for stream, kind in ((events, "training"), (held_out, "held-out")):
+            if not stream.windows:
+                raise TrainError(f"{images_dir}: the {kind} pieces hold {len(stream.inputs)} events, "
+                                 f"the {config.arch} network needs more than its window of {config.events}")
+        train_data = sequences.dataset(events, batch, shuffle=True, seed=run.seed)
+        validation = sequences.dataset(held_out, batch)
+    else:
+        train_data = dataset.dataset(dataset.pieces_stream(pieces, train_names), batch, shuffle=True, seed=run.seed,
+                                     transpose=run.transpose, inputs=config.inputs())
+        held_out = dataset.pieces_stream(pieces, held_out_names)
+        validation = dataset.dataset(held_out, batch, inputs=config.inputs())
     with distribution.scope():
-        network = model.build(config)
+        network = model.build(config) if encoding is None else event_networks.build(config, encoding)
         if strategy == "multiworker":
             fit_across_workers(network)
         if not finished(work):
-            history = network.fit(train_data, validation_data=dataset.dataset(held_out, batch, inputs=config.inputs()),
-                                  epochs=run.epochs,
+            steps = epoch_steps(config, events.windows if encoding is not None else 0, batch)
+            history = network.fit(train_data.repeat() if steps else train_data,
+                                  validation_data=validation, epochs=run.epochs, steps_per_epoch=steps,
                                   shuffle=False, callbacks=make_callbacks(work, model_dir, run, chief), verbose=verbose)
             epochs_run = len(history.epoch)
             mark_finished(work)
@@ -184,8 +202,16 @@ def train(images_dir: Path, model_dir: Path, config: ModelConfig, run: Run = Run
     record = bundle.BundleConfig(arch=config.arch, loss=config.loss, model=config, seed=run.seed,
                                  resolution=float(resolution), data=data, transpose=run.transpose, strategy=strategy,
                                  metrics=None,
-                                 stepping_agreement=None, epochs=0, best_epoch=None, version=pianoroll.__version__)
+                                 stepping_agreement=None, epochs=0, best_epoch=None, version=pianoroll.__version__,
+                                 encoding=encoding)
     return Result(write_bundle(work, model_dir, network, held_out, record), resumed_at, epochs_run)
+
+
+def epoch_steps(config: ModelConfig, windows: int, batch: int) -> int | None:
+    """The batches of an epoch that stops short of all windows (``steps_per_epoch``), or None for every window once."""
+    if not config.steps_per_epoch or config.steps_per_epoch * batch >= windows:
+        return None
+    return config.steps_per_epoch
 
 
 def data_summary(summary: dict[str, Any], music: dict[str, float]) -> bundle.DataSummary:
@@ -195,15 +221,21 @@ def data_summary(summary: dict[str, Any], music: dict[str, float]) -> bundle.Dat
                               music=bundle.TrainingMusic(**music))
 
 
-def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: dataset.Stream,
+def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: dataset.Stream | sequences.EventStream,
                  record: bundle.BundleConfig) -> bundle.BundleConfig:
     """Measure the best model on the held-out pieces, then swap in history, plot and bundle; returns its config."""
     model.nade_layer()
     best = keras.models.load_model(work / "best.keras", compile=False) if (work / "best.keras").exists() else network
     rows = read_history(work / HISTORY)
-    scores = metrics.frame_scores(predict(best, held_out, record.model.inputs()), held_out.targets)
-    weights, agreement = numpy_weights(best, held_out, record.model, record.resolution)
-    record = dataclasses.replace(record, metrics=bundle.Metrics(bundle.FrameScores(**scores)),
+    if record.encoding is not None:  # an event network: its own loss and NLL per event, stepped by TensorFlow
+        found = event_networks.figures(best, sequences.dataset(held_out, PREDICT_BATCH), held_out, record.arch)
+        measured = bundle.Metrics(None, bundle.EventScores(found.loss, found.nll, found.events))
+        weights, agreement = None, None
+    else:
+        scores = metrics.frame_scores(predict(best, held_out, record.model.inputs()), held_out.targets)
+        measured = bundle.Metrics(bundle.FrameScores(**scores))
+        weights, agreement = numpy_weights(best, held_out, record.model, record.resolution)
+    record = dataclasses.replace(record, metrics=measured,
                                  stepping_agreement=agreement, epochs=len(rows), best_epoch=best_epoch(rows))
     files.write_atomic(model_dir / HISTORY, (work / HISTORY).read_bytes())
     plot_history(rows, model_dir / LOSS_PLOT, f"{model_dir.name}: {record.arch}, {record.loss}")
@@ -395,7 +427,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 
 def predict(network: keras.Model, source: dataset.Stream, inputs: tuple[str, ...] = ("window",),
-            batch_size: int = 512) -> np.ndarray:
+            batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """The network's probabilities for every window of a stream, in order, streamed in batches.
 
     For a NADE head the true next column is fed in, so each pitch's

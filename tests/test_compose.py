@@ -18,10 +18,10 @@ import pytest
 
 from pianoroll import PianorollError, audio, bundle, compose, midi, model, pages, stepping
 from pianoroll import roll as rolls
+from pianoroll.bench.seed_compose import seed_loop
 from pianoroll.commands import compose as command
 from pianoroll.compose import Settings
 from pianoroll.roll import PITCHES, WINDOW
-from scripts.seed_compose import seed_loop
 
 PIECE_COLUMNS = 60
 TRAIN, HELD_OUT = ["alpha", "beta"], ["gamma"]

@@ -1,23 +1,25 @@
-"""Measure speed and quality side by side with the seed's way: runs every scripts/bench_*.py and collects them.
+"""Measure speed and quality side by side with the seed's way: runs every benchmark of pianoroll.bench and collects them.
 
-Each script times the seed's way and ours in one run on the same data and
-writes its figures as JSON; this gathers them into reports/benchmark.md and
-reports/benchmark.json. A script that is missing or fails is reported by
+Each benchmark (``python -m pianoroll.bench.<name>``) times the seed's way and
+ours in one run on the same data, in a process of its own, and writes its
+figures as JSON; this gathers them into reports/benchmark.md and
+reports/benchmark.json. A benchmark that is missing or fails is reported by
 name and makes the command exit non-zero; none is skipped silently.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+PACKAGE = "pianoroll.bench"  # where the benchmarks live: inside the package, so an installed one finds them
 BENCHMARKS = ("images", "train", "compose")
-QUICK = {  # small sizes for a first look; the full run uses each script's own defaults
+QUICK = {  # small sizes for a first look; the full run uses each benchmark's own defaults
     "images": ["--files", "20", "--rounds", "2", "--repeats", "1"],
     "train": ["--epochs", "2"],
     "compose": ["--length", "32", "--repeats", "1"],
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     results, failures = {}, {}
     for name in args.only:
         print(f"benchmark {name} …", flush=True)
-        result = run_script(name, QUICK[name] if args.quick else [])
+        result = run_benchmark(name, QUICK[name] if args.quick else [])
         if isinstance(result, str):
             failures[name] = result
             print(f"benchmark {name}: {result}", file=sys.stderr)
@@ -53,26 +55,26 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def run_script(name: str, extra: list[str]) -> dict | str:
-    """The figures of scripts/bench_<name>.py, or why there are none."""
-    script = SCRIPTS / f"bench_{name}.py"
-    if not script.is_file():
-        return f"{script}: missing"
+def run_benchmark(name: str, extra: list[str]) -> dict | str:
+    """The figures of ``python -m pianoroll.bench.<name>``, run in a process of its own, or why there are none."""
+    module = f"{PACKAGE}.{name}"
+    if importlib.util.find_spec(module) is None:
+        return f"{module}: missing"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
-        done = subprocess.run([sys.executable, str(script), "--json", str(out), *extra])
+        done = subprocess.run([sys.executable, "-m", module, "--json", str(out), *extra])
         if done.returncode != 0:
-            return f"{script}: failed with exit status {done.returncode}"
+            return f"{module}: failed with exit status {done.returncode}"
         try:
             return json.loads(out.read_text())
         except (OSError, ValueError) as error:
-            return f"{script}: wrote no readable JSON ({error})"
+            return f"{module}: wrote no readable JSON ({error})"
 
 
 def markdown(results: dict[str, dict], failures: dict[str, str], quick: bool) -> str:
     """reports/benchmark.md: every figure beside the seed's way and the ratio."""
     lines = ["# Benchmarks: ours against the seed's way, measured in the same run", "",
-             "Quick sizes (`--quick`)." if quick else "Each script's default sizes.", ""]
+             "Quick sizes (`--quick`)." if quick else "Each benchmark's default sizes.", ""]
     for name, result in results.items():
         lines += [f"## {result.get('benchmark', name)}", ""]
         if result.get("about"):

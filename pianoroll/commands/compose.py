@@ -10,7 +10,8 @@ piece is sparser than the training music over the last bar (divided while
 it is denser). --mode seed-vanish is the seed's rule exactly (p + v >= 1 for
 every pitch, v multiplied by --vanish-inc every step); threshold and sample
 are the alternatives. The same bundle, options and seed always give the same
-MIDI bytes.
+MIDI bytes. A bundle of an event network (tokens, notes, messages) composes
+event by event instead, by --mode sample or seed (docs/seeds.md).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 from pathlib import Path
 
 from pianoroll import PianorollError, midi
-from pianoroll.compose import MODES, SILENCE_PRIMER, VANISH_INC, Settings
+from pianoroll.compose import EVENT_MODES, MODES, SILENCE_PRIMER, VANISH_INC, Settings
 
 MAX_LENGTH = 10_000  # columns: 2,500 quarter notes at the default resolution
 MAX_COUNT = 256
@@ -34,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.add_argument("--model", default="models/default", help="the bundle to compose with (default: %(default)s)")
     parser.add_argument("--out", default="output", help="folder for the pieces and index.html (default: %(default)s)")
-    parser.add_argument("--mode", default=defaults.mode, help=f"how probabilities become notes: {', '.join(MODES)} (default: %(default)s)")
+    parser.add_argument("--mode", default=None,
+                        help=f"how probabilities become notes: {', '.join(MODES)} (default: {defaults.mode}); "
+                             f"the event networks (tokens, notes, messages): {', '.join(EVENT_MODES)} (default: sample)")
     parser.add_argument("--vanish", default=str(defaults.vanish), metavar="V", help="vanish: the seed's vanish_proof offset (default: %(default)s)")
     parser.add_argument("--vanish-inc", default=None, metavar="X",
                         help="vanish: the offset's steering factor per column (default: 1.01); "
@@ -70,10 +73,11 @@ def number(args: argparse.Namespace, flag: str, kind: type, low: float = float("
 def options(args: argparse.Namespace) -> dict:
     """Every option that shapes the music, checked; the record of what the command was asked."""
     defaults = Settings()
+    mode = args.mode or defaults.mode
     settings = Settings(
-        mode=args.mode,
+        mode=mode,
         vanish=number(args, "vanish", float),
-        vanish_inc=(VANISH_INC.get(args.mode, defaults.vanish_inc) if args.vanish_inc is None
+        vanish_inc=(VANISH_INC.get(mode, defaults.vanish_inc) if args.vanish_inc is None
                     else number(args, "vanish-inc", float)),
         threshold=number(args, "threshold", float),
         temperature=number(args, "temperature", float),
@@ -109,18 +113,24 @@ def run(args: argparse.Namespace) -> int:
     chosen = options(args)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise PianorollError(f"--out {args.out}: is a file, not a folder for the pieces")
+    config = bundle.read_config(Path(args.model))
+    if config.encoding is not None and args.mode is None:  # an event network samples unless told otherwise
+        chosen["mode"] = "sample"
     settings = Settings(**{f.name: chosen[f.name] for f in dataclasses.fields(Settings)})
     names = compose.piece_names(base_name(args, chosen), chosen["count"])
-    config = bundle.read_config(Path(args.model))
-    primers = compose.choose_primers(args.primer, config, chosen["count"], chosen["seed"])
-    for primer in {p.source: p for p in primers if p.padded}.values():
-        print(f"{primer.source}: shorter than the {len(primer.frames)}-column window; "
-              f"{primer.padded} silent columns put in front")
-    step = bundle.stepper(Path(args.model))
-    with tqdm(total=chosen["length"], unit="column", desc=f"composing {len(names)}", leave=False) as bar:
-        songs = compose.generate(step, [p.frames for p in primers], chosen["length"], settings, chosen["seed"],
-                                 progress=lambda done: bar.update(done - bar.n),
-                                 next_columns=[p.next_column for p in primers], targets=compose.targets(config))
+    if config.encoding is not None:
+        songs, primers = compose.event_pieces(Path(args.model), config, settings, chosen["length"], chosen["count"],
+                                              chosen["seed"], args.primer)
+    else:
+        primers = compose.choose_primers(args.primer, config, chosen["count"], chosen["seed"])
+        for primer in {p.source: p for p in primers if p.padded}.values():
+            print(f"{primer.source}: shorter than the {len(primer.frames)}-column window; "
+                  f"{primer.padded} silent columns put in front")
+        step = bundle.stepper(Path(args.model))
+        with tqdm(total=chosen["length"], unit="column", desc=f"composing {len(names)}", leave=False) as bar:
+            songs = compose.generate(step, [p.frames for p in primers], chosen["length"], settings, chosen["seed"],
+                                     progress=lambda done: bar.update(done - bar.n),
+                                     next_columns=[p.next_column for p in primers], targets=compose.targets(config))
     summary = compose.bundle_summary(Path(args.model), config)
     pieces = [(name, song, {"kind": "composition", "options": chosen, "seed": chosen["seed"], "index": index,
                             "primer": {"source": primer.source, "padded": primer.padded}, "bundle": summary})

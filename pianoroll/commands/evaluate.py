@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from pianoroll import PianorollError, bundle, evaluate, jsb
+    from pianoroll import PianorollError, bundle, chorales, evaluate, jsb
 
     reports = Path(args.reports)
     models = Path(args.bench_models or f"models/{args.bench}")
@@ -51,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
                                epochs=args.epochs or jsb.EPOCHS, progress=print)
         return publish(reports, "jsb", jsb.markdown(result), result)
     if args.bench == "chorales":
-        result = evaluate.chorales(Path(args.bench_data or "data/chorales-1.0"), models, seed=args.seed,
-                                   count=args.count, progress=print)
-        return publish(reports, "chorales", evaluate.chorales_markdown(result), result)
+        result = chorales.benchmark(Path(args.bench_data or "data/chorales-1.0"), models, seed=args.seed,
+                                    count=args.count, progress=print)
+        return publish(reports, "chorales", chorales.markdown(result), result)
     model = bundle.load(Path(args.model))
     others = [bundle.load(Path(path)) for path in args.compare]
     report = evaluate.evaluate(model, others, count=args.count, length=args.length, seed=args.seed,

@@ -45,12 +45,16 @@ def run(args: argparse.Namespace) -> int:
     run = train.Run(epochs=args.epochs, patience=args.patience, seed=args.seed, held_out_fraction=args.held_out,
                     transpose=args.transpose, strategy=args.strategy,
                     **({"backup_every": args.backup_every} if args.backup_every else {}))
-    result = train.train(args.images, args.model, config, run, notify=print)
+    result = train.train(args.images, args.model, config, run, progress=print)
     if result.config is None:
         print(f"worker done after {result.epochs_run} epochs; the chief writes {args.model}")
         return 0
     record = result.config
     print(f"{args.model}: {record.arch} ({record.loss}), {record.epochs} epochs, "
           f"best at epoch {record.best_epoch}; held out: {len(record.data.held_out_pieces)} pieces")
-    print(train.summary_table(dataclasses.asdict(record.metrics.held_out)))
+    if record.metrics.held_out is None:  # an event network: figures per event, in its own terms
+        events = record.metrics.events
+        print(f"held out: loss {events.loss:.4f}, NLL {events.nll_per_event:.4f} nats/event over {events.events} events")
+    else:
+        print(train.summary_table(dataclasses.asdict(record.metrics.held_out)))
     return 0
