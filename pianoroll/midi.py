@@ -15,16 +15,23 @@ know, an F7 escape, SMPTE time. Whatever py_midicsv then makes of the file,
 notes or an error, is the answer; on every other file the two agree note for
 note (the tests check it on every MIDI file they have).
 
+Two libraries were measured in its place (``scripts/bench_readers.py``,
+``reports/readers.md``): mido is no faster than py_midicsv, and symusic, far
+faster, hands over notes it has paired by its own rule (a note-off ends the
+earliest open note; a note never released is dropped), not events, so the
+rules below could not be kept: on MIDI files music21 wrote, its rolls differ
+from ours in about as many cells as ours sound.
+
 Reading rules:
 
 - every track and channel is merged, except channel 10 (index 9), which is
   drums and has no pitch;
 - a note-on with velocity 0 is a note-off;
-- a note struck again while it still sounds (on the same track and channel)
-  ends the sounding note and starts a new one, and the key is released when
-  the last of its note-offs arrives, so unison voices sharing a channel keep
-  both their re-strike and their full length (two voices striking it at the
-  same moment are one note);
+- a key sounds once at most on a track and channel, as a synthesizer plays
+  it: struck again while it sounds, it ends the sounding note and starts a
+  new one, and its first note-off releases it (FluidSynth, pretty_midi and
+  music21 agree; ``as_played`` writes unison voices so that they survive
+  it); two strikes at the same moment are one note;
 - a note still held when the file ends lasts until the last event.
 
 Hostile files are refused by name: a variable-length quantity of more than
@@ -147,7 +154,9 @@ def write(notes: Iterable[Note], path: Path, bpm: float = DEFAULT_BPM, program: 
     The file is written under a temporary name and renamed, so it is never
     half-written. Velocities are clamped to 1..127. The instrument track is
     encoded with numpy: a page of a million notes is seconds, where an object
-    per event through py_midicsv was half a minute.
+    per event through py_midicsv was half a minute. Overlapping notes of one
+    pitch are written as they are, and a synthesizer cuts them at the first
+    note-off: ``as_played`` first gives a file that sounds as they read.
     """
     path = Path(path)
     table = _note_table(list(notes), path)
@@ -162,6 +171,32 @@ def write(notes: Iterable[Note], path: Path, bpm: float = DEFAULT_BPM, program: 
     body = _instrument_track(table, program, path)
     data.write(TRACK + struct.pack(">L", len(body)) + body)
     write_atomic(path, data.getvalue())
+
+
+def as_played(notes: Iterable[Note]) -> list[Note]:
+    """The notes as a synthesizer plays them from one channel, sorted by start then pitch.
+
+    A channel sounds each key once at most, and the first note-off releases
+    it, so notes of one pitch that overlap (unison voices of a score) would
+    be cut short when played from a file. Here a note struck while its pitch
+    sounds ends the sounding note, and the key is held until the last of the
+    overlapping notes ends; notes of one pitch starting together are one.
+    Written with ``write`` and read back, they give the roll the notes give.
+    """
+    played: list[Note] = []
+    sounding: dict[int, tuple[int, float]] = {}  # pitch -> (index in played, when its key is released)
+    for note in sorted(notes, key=lambda n: (n.start, n.pitch)):
+        index, release = sounding.get(note.pitch, (-1, -math.inf))
+        end = max(release, note.end)
+        if index >= 0 and note.start == played[index].start:  # struck together: one note, as long as the longer
+            played[index] = played[index]._replace(end=end)
+        else:
+            if note.start < release:  # struck again while it sounds: the sounding note ends here
+                played[index] = played[index]._replace(end=note.start)
+            index = len(played)
+            played.append(note._replace(end=end))
+        sounding[note.pitch] = (index, end)
+    return played
 
 
 def _in_beats(played: Played, ticks: int) -> Note:
@@ -374,25 +409,26 @@ def _varlen(data: bytes, position: int) -> tuple[int, int]:
 
 def _pair(events: list[NoteEvent]) -> tuple[list[Played], list[tuple[int, int, int, int]]]:
     """One track's note events paired into notes (start, stop, channel, pitch, velocity) in
-    ticks, and the notes it never releases (start, channel, pitch, velocity)."""
-    held: dict[tuple[int, int], list[int]] = {}  # (channel, pitch) -> [start, velocity, depth]
+    ticks, and the notes it never releases (start, channel, pitch, velocity).
+
+    A key of a channel sounds once at most, as a synthesizer plays it: a
+    re-strike ends the sounding note and starts the next, and the first
+    note-off releases the key (FluidSynth's behaviour, measured in
+    ``scripts/bench_readers.py``); note-offs with nothing sounding are ignored.
+    """
+    held: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, pitch) -> (start, velocity)
     notes = []
     for tick, channel, pitch, velocity in events:
         key = (channel, pitch)
-        sounding = held.get(key)
-        if velocity:
-            if sounding and sounding[0] == tick:  # struck twice at once: one note, released twice
-                sounding[2] += 1
+        sounding = held.pop(key, None)
+        if sounding:
+            if velocity and sounding[0] == tick:  # struck twice at once: one note
+                held[key] = sounding
                 continue
-            if sounding:
-                notes.append((sounding[0], tick, channel, pitch, sounding[1]))
-            held[key] = [tick, velocity, sounding[2] + 1 if sounding else 1]
-        elif sounding:
-            sounding[2] -= 1
-            if sounding[2] == 0:
-                notes.append((sounding[0], tick, channel, pitch, sounding[1]))
-                del held[key]
-    return notes, [(start, *key, velocity) for key, (start, velocity, _) in held.items()]
+            notes.append((sounding[0], tick, channel, pitch, sounding[1]))
+        if velocity:
+            held[key] = (tick, velocity)
+    return notes, [(start, *key, velocity) for key, (start, velocity) in held.items()]
 
 
 def _note_table(notes: list[Note], path: Path) -> np.ndarray:

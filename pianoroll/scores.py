@@ -41,7 +41,7 @@ def export(path: Path, target: Path) -> int:
     """Write a score as a MIDI file a user can play (its first tempo mark, else 120 bpm); returns its notes."""
     score = _parse(Path(path))
     notes = _merged(_parts(Path(path), score))
-    midi.write([n for n in notes if 0 <= n.pitch <= 127], target, bpm=_tempo(score) or midi.DEFAULT_BPM)
+    midi.write(midi.as_played(n for n in notes if 0 <= n.pitch <= 127), target, bpm=_tempo(score) or midi.DEFAULT_BPM)
     return len(notes)
 
 
