@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -28,8 +29,10 @@ def planned_install(venv: Path, *variables: str) -> list[str]:
     """The commands `make install` would run for a venv at ``venv`` (make -n: nothing is run)."""
     if shutil.which("make") is None:
         pytest.skip("make: not installed")
-    done = subprocess.run(["make", "-n", "install", f"VENV={venv}", *variables], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
+    outer = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")  # under `make test` a nested make would print where it runs
+    env = {name: value for name, value in os.environ.items() if name not in outer}
+    done = subprocess.run(["make", "-n", "--no-print-directory", "install", f"VENV={venv}", *variables], cwd=ROOT,
+                          capture_output=True, text=True, check=True, env=env)
     return done.stdout.splitlines()
 
 
