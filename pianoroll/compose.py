@@ -368,7 +368,7 @@ def event_pieces(path: Path, config: BundleConfig, settings: Settings, length: i
         raise ComposeError(f"--mode {settings.mode}: the {config.arch} network composes with "
                            f"{' or '.join(f'--mode {mode}' for mode in EVENT_MODES)}")
     primers, windows = event_primers(spec, config, count, seed)
-    step = event_networks.EventStep(bundle.load(path).model)
+    step = stepping.WindowStep(bundle.load(path).model).probabilities  # the seeds stepped theirs the same way
     with threadpoolctl.threadpool_limits(1):
         notes = event_networks.generate(step, config.encoding, windows, length * config.resolution, settings.mode,
                                         settings.temperature, seed)

@@ -6,7 +6,7 @@ its Keras twin has the same layers; a Keras LSTM keeps one bias vector where
 PyTorch keeps two, so it has 4 × units fewer parameters. Differences that
 change what is learned are in docs/seeds.md.
 
-The networks are stepped with TensorFlow (``EventStep``): each step reads the
+The networks are stepped with TensorFlow (``stepping.WindowStep``): each step reads the
 whole window of the last events, as the seeds did, and ``generate`` turns the
 outputs into the next event by the seed's rule or by sampling.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -147,9 +147,7 @@ def figures(network: "keras.Model", data: Any, stream: sequences.EventStream, ki
     if kind == "messages":
         nll = sum(_nll(outputs[head], targets[head]) for head in ("note", "velocity", "time"))
         return Figures(nll, nll, len(stream.starts))
-    logits = np.asarray(outputs["pitch"], np.float64)
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    nll = _nll(probs / probs.sum(axis=1, keepdims=True), targets["pitch"])
+    nll = _nll(softmax(outputs["pitch"]), targets["pitch"])
     pressure = {head: _pressured_mse(outputs[head][:, 0], targets[head]) for head in ("step", "duration")}
     loss = NOTES_LOSS_WEIGHTS["pitch"] * nll + sum(NOTES_LOSS_WEIGHTS[h] * v for h, v in pressure.items())
     return Figures(loss, nll, len(stream.starts))
@@ -169,21 +167,6 @@ def _pressured_mse(predicted: np.ndarray, target: np.ndarray) -> float:
 
 
 # --- composing -------------------------------------------------------------------------------------
-
-
-class EventStep:
-    """A network stepped on a batch of windows, one traced graph call per event, as the seeds stepped theirs."""
-
-    def __init__(self, network: "keras.Model"):
-        import tensorflow as tf
-
-        self._graph = tf.function(lambda window: network(window, training=False), reduce_retracing=True, autograph=False)
-
-    def __call__(self, window: np.ndarray) -> Any:
-        outputs = self._graph(np.asarray(window, np.float32))
-        if isinstance(outputs, dict):
-            return {name: value.numpy() for name, value in outputs.items()}
-        return outputs.numpy()
 
 
 def tempered_choice(probs: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
@@ -243,7 +226,7 @@ def _timing(record: tuple[sequences.Timing, ...], rule: str, rng: np.random.Gene
     return chosen.step, chosen.length
 
 
-def generate(step: EventStep, encoding: EventEncoding, primers: np.ndarray, beats: float, rule: str = "sample",
+def generate(step: Callable[[np.ndarray], Any], encoding: EventEncoding, primers: np.ndarray, beats: float, rule: str = "sample",
              temperature: float = 1.0, seed: int = 0) -> list[list[Note]]:
     """The notes of each piece composed after its primer window (count, window, features), ``beats`` long.
 

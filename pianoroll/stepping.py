@@ -184,8 +184,12 @@ class WindowStep:
         window = np.concatenate([window[:, 1:], np.asarray(columns, np.float32)[:, None]], axis=1)
         return window, self.probabilities(window)
 
-    def probabilities(self, window: np.ndarray) -> np.ndarray:
-        return self._graph(window).numpy()
+    def probabilities(self, window: np.ndarray) -> Any:
+        """The network's outputs for a window: an array, or a dict of arrays for a network of several heads."""
+        outputs = self._graph(np.asarray(window, np.float32))
+        if isinstance(outputs, dict):
+            return {name: value.numpy() for name, value in outputs.items()}
+        return outputs.numpy()
 
 
 class KerasStep:
