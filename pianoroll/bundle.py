@@ -45,13 +45,14 @@ class TrainingMusic:
     density: float  # sounding notes per column
     longest_note_beats: float
     change_share: float  # share of columns that differ from the one before
+    note_survival: tuple[float, ...] = ()  # share of notes lasting at least a columns, a = 0, 1, …; () in older bundles
 
     @classmethod
     def from_json(cls, data: Any, path: Path) -> TrainingMusic:
         """The ``data.music`` object, each figure checked: a broken one fails on load, not mid-compose."""
         take = _Taker(_mapping(data, path, "data.music", "an object (the training music's figures)"), path, "data.music.")
         return cls(density=take.number("density", 0.0), longest_note_beats=take.number("longest_note_beats", 0.0),
-                   change_share=take.number("change_share", 0.0, 1.0))
+                   change_share=take.number("change_share", 0.0, 1.0), note_survival=take.shares("note_survival"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +203,13 @@ class _Taker:
         if not _is_integer(value) or (low is not None and value < low):
             self.wrong(key, "a whole number" + (f" from {low}" if low is not None else ""))
         return int(value)
+
+    def shares(self, key: str) -> tuple[float, ...]:
+        """A list of numbers from 0 to 1, kept as a tuple; () where the field is left out (an older bundle)."""
+        value = self.data.get(key, [])
+        if not (isinstance(value, list) and all(_is_number(v) and 0 <= v <= 1 for v in value)):
+            self.wrong(key, "a list of numbers from 0 to 1")
+        return tuple(float(v) for v in value)
 
     def text(self, key: str, expected: str) -> str:
         """A string: a folder name or a version."""

@@ -45,7 +45,7 @@ def networks() -> dict[str, tuple[ModelConfig, int]]:
             "default": (PRESETS["convlstm"], 0)}
 
 
-def benchmark(images_dir: Path, models_dir: Path, seed: int = 0, count: int = 10,
+def benchmark(images_dir: Path, models_dir: Path, seed: int = 0, count: int | None = None,
               progress: Progress = quiet) -> dict[str, Any]:
     """Train the seed network and the default on one split, and score both on the held-out chorales."""
     from pianoroll import bundle, train

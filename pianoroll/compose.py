@@ -10,9 +10,11 @@ more than one.
 The rules (``Decider`` and its subclasses):
 
 - ``vanish`` (the default, ``Vanish``): the seed's offset lifts only the
-  notes that would start (p + v >= 1), a held note goes on with probability
-  p², no note outlasts the longest note of the training music, and v is
-  steered towards the training music's density. See ``Vanish``.
+  notes that would start (p + v >= 1); a held note goes on with probability
+  p while the window shows its start, then with p² capped by how long the
+  training music's notes last; starts and ends keep to the beat and the
+  eighths; and v is steered towards the training music's density. See
+  ``Vanish``.
 - ``seed-vanish`` is the seed's ``vanish_proof`` exactly: a pitch sounds when
   ``p + v >= 1``, where ``v`` starts at ``vanish`` and is multiplied by
   ``vanish_inc`` after every step, computed in float32 like the seed's
@@ -58,7 +60,7 @@ class Settings:
 
     mode: str = "vanish"
     vanish: float = 0.65
-    vanish_inc: float = 1.01  # VANISH_INC gives the default per rule
+    vanish_inc: float = 1.015  # VANISH_INC gives the default per rule
     threshold: float = 0.5
     temperature: float = 1.0
     max_notes: int | None = None
@@ -126,6 +128,8 @@ class Targets:
     density: float = 4.0  # sounding notes per column (a chorale's four voices)
     longest_note: int = 100  # columns
     span: int = 16  # columns the running density is taken over: a 4/4 bar at the default resolution
+    resolution: float = 0.25  # beats per column: where the beats and eighths fall
+    survival: tuple[float, ...] = ()  # share of training notes lasting at least a columns, a = 0, 1, …; () = unknown
 
 
 def targets(config: BundleConfig) -> Targets:
@@ -136,10 +140,12 @@ def targets(config: BundleConfig) -> Targets:
     longest = music.longest_note_beats if music else None
     return Targets(density=music.density if music else default.density,
                    longest_note=max(1, round(longest / resolution)) if longest else default.longest_note,
-                   span=max(1, round(BAR_BEATS / resolution)))
+                   span=max(1, round(BAR_BEATS / resolution)), resolution=resolution,
+                   survival=music.note_survival if music else ())
 
 
 BAR_BEATS = 4.0  # the vanish rule's running density covers a 4/4 bar
+EIGHTH_BEATS = 0.5
 
 
 class Decider:
@@ -148,8 +154,8 @@ class Decider:
     def __init__(self, settings: Settings, targets: Targets, count: int, rng: np.random.Generator):
         self.settings, self.targets, self.count, self.rng = settings, targets, count, rng
 
-    def rule(self, sounding: np.ndarray) -> stepping.Rule:
-        """The rule for the next column, given the (count, PITCHES) column before it."""
+    def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
+        """The rule for the next column, given the (count, PITCHES) column before it and its (count,) index in its piece."""
         raise NotImplementedError
 
     def record(self, column: np.ndarray) -> None:
@@ -159,14 +165,14 @@ class Decider:
 class Threshold(Decider):
     """A pitch sounds when p >= threshold."""
 
-    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+    def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
         return lambda p: p >= self.settings.threshold
 
 
 class Sample(Decider):
     """Each pitch a Bernoulli draw at its tempered probability."""
 
-    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+    def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
         draws = self.rng.random((self.count, PITCHES))  # drawn per column, so a NADE's pitch order cannot change them
         return lambda p: draws < tempered(p, self.settings.temperature)
 
@@ -178,7 +184,7 @@ class SeedVanish(Decider):
         super().__init__(*args)
         self.offsets = vanish_offsets(self.settings)
 
-    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+    def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
         offset = next(self.offsets)
         return lambda p: p + offset >= 1
 
@@ -194,9 +200,18 @@ class Vanish(Decider):
 
     - a pitch not sounding starts when p + v >= 1 (the seed's rule, decided
       pitch by pitch, so the NADE picks a chord, not pieces of several);
-    - a pitch sounding goes on with probability p², as if drawn twice, so a
-      note the network is sure of (p = 0.97) lasts about 16 columns on
-      average and a doubtful one ends soon;
+    - a pitch sounding goes on with probability p while the window still
+      shows where the note began; after that the network cannot tell a long
+      note from a new one, and the note goes on with min(p², the chance that a
+      training note of its age goes on) (``Targets.survival``; p² alone for a
+      bundle without it);
+    - a start or an end falls where the chorales put theirs: on a beat as
+      decided, on an off-beat eighth with probability OFF_BEAT_CHANGE of that,
+      between eighths with BETWEEN_EIGHTHS_CHANGE. The network follows the
+      rhythm of its 2¼-beat window rather than its beat input (moving the
+      beat input by a column moves its expected onsets by under 1%), so left
+      alone a piece drifts off the beat: 17% of onsets between eighths after
+      a few bars, against 2% in the chorales;
     - a note as long as the longest note of the training music ends.
 
     The offset v of each piece is steered like Johnson's conservativity:
@@ -212,12 +227,35 @@ class Vanish(Decider):
         self.offset = np.full((self.count, 1), self.settings.vanish)
         self.held = np.zeros((self.count, PITCHES), np.int64)  # columns each pitch has sounded for
         self.density = np.full((self.count, 1), float(self.targets.density))  # notes per column over about a bar
+        self.lasting = np.concatenate([self.targets.survival, [0.0]]) if self.targets.survival else None
 
-    def rule(self, sounding: np.ndarray) -> stepping.Rule:
+    def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
         draws = self.rng.random((self.count, PITCHES))
         allowed = self.held < self.targets.longest_note
+        young = self.held < WINDOW
+        weight = change_weight(columns, self.targets.resolution)
+        cap = self.going_on(columns)
         offset = self.offset
-        return lambda p: np.where(sounding, draws < p * p, p + offset >= 1) & allowed
+
+        def decide(p: np.ndarray) -> np.ndarray:
+            goes_on = np.where(young, p, np.minimum(p * p, cap))
+            chance = np.where(sounding, 1 - weight * (1 - goes_on), weight * (p + offset >= 1))
+            return (draws < chance) & allowed
+        return decide
+
+    def going_on(self, columns: np.ndarray) -> np.ndarray | float:
+        """(count, PITCHES): the chance that a training note as old as each held note lasts to this column.
+
+        Taken over the columns since the last eighth, since between eighths a
+        note hardly ever ends; 1 (no cap) for a bundle without the figures.
+        """
+        if self.lasting is None:
+            return 1.0
+        last = len(self.lasting) - 1
+        since = columns_since_eighth(columns, self.targets.resolution)[:, None]
+        reached = self.lasting[np.minimum(self.held + 1, last)]
+        before = self.lasting[np.clip(self.held + 1 - since, 0, last)]
+        return reached / np.maximum(before, SURVIVAL_FLOOR)
 
     def record(self, column: np.ndarray) -> None:
         self.held = np.where(column, self.held + 1, 0)
@@ -226,9 +264,27 @@ class Vanish(Decider):
         self.offset = np.clip(self.offset * growth, 0.0, VANISH_MAX)
 
 
+OFF_BEAT_CHANGE = 0.85  # a start or end on an eighth between beats is drawn at this share of its chance
+BETWEEN_EIGHTHS_CHANGE = 0.05  # … on a column between eighths (a sixteenth): 2% of the chorales' onsets fall there
+SURVIVAL_FLOOR = 1e-12  # no training note lasted this long: the ratio stays finite (and the note ends)
+
+
+def change_weight(columns: np.ndarray, resolution: float) -> np.ndarray:
+    """(count, 1): how much of its chance a start or an end keeps at each column's place in the beat."""
+    eighth, beat = rolls.beat_features(columns, resolution)[:, :2].T > 0
+    return np.where(beat, 1.0, np.where(eighth, OFF_BEAT_CHANGE, BETWEEN_EIGHTHS_CHANGE))[:, None]
+
+
+def columns_since_eighth(columns: np.ndarray, resolution: float) -> np.ndarray:
+    """(count,) columns from the last column on an eighth before each column, that one counted: 1 at an eighth or coarser."""
+    per_eighth = max(1, round(EIGHTH_BEATS / resolution))
+    since = np.asarray(columns, np.int64) % per_eighth
+    return np.where(since == 0, per_eighth, since)
+
+
 VANISH_MAX = 0.99  # the steered offset stays below 1, so a pitch the network rules out (p = 0) never starts
 DECIDERS = {"vanish": Vanish, "seed-vanish": SeedVanish, "threshold": Threshold, "sample": Sample}
-VANISH_INC = {"vanish": 1.01, "seed-vanish": 1.001}  # the default per rule: steering within a bar or two; the seed's
+VANISH_INC = {"vanish": 1.015, "seed-vanish": 1.001}  # the default per rule: steering within a bar or two; the seed's
 
 
 def generate(
@@ -263,7 +319,7 @@ def generate(
         state = step.start(window, columns)
         sounding = window[:, -1] > 0.5
         for index in range(length):
-            sounding, _ = step.decide(state, decider.rule(sounding), settings.max_notes)
+            sounding, _ = step.decide(state, decider.rule(sounding, columns + index), settings.max_notes)
             decider.record(sounding)
             song[:, index] = sounding
             if index + 1 < length:

@@ -232,7 +232,7 @@ def piece_goals(found: list[Any], real: dict[str, Any], longest_beats: float | N
 
 # ---- the whole evaluation ----------------------------------------------------------------------
 
-def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: int | None = None,
+def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int | None = None, length: int | None = None,
              seed: int = 0, modes: dict[str, dict] = MODES, on: Path | None = None, composed: Path | None = None,
              progress: Progress = quiet) -> dict[str, Any]:
     """Everything ``make evaluate`` reports, as one JSON-ready dict.
@@ -240,7 +240,9 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
     The bundle is scored on its held-out pieces, or with ``on`` on every
     piece of another folder of pages (a user's own test set). ``composed``
     names a folder that `pianoroll compose` wrote: its pieces are measured
-    against the real ones beside the modes composed here.
+    against the real ones beside the modes composed here. ``count`` pieces are
+    composed per mode, by default one per held-out piece, so the two-sample
+    test weighs as many composed pieces as real ones.
     """
     progress("reading the held-out pieces")
     train, held_out, held_names = bundle_pieces(bundle.config)
@@ -254,9 +256,14 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         if other.config.encoding is None:
             scores[str(other.path)] = model_scores(other, held_out)
     length = length or int(np.median([len(f) for f in held_out]))
+    count = len(held_out) if count is None else count
     real = music_summary(held_out, bundle.resolution)
     music = {"held_out": real}
     longest = bundle.config.data.music.longest_note_beats if bundle.config.data.music else None
+    if count > 0 and on is None:
+        sample = training_sample(train, len(held_out), seed)
+        summary = music_summary(sample, bundle.resolution)
+        music[TRAINING] = {**summary, **against_real(summary, real, seed, longest)}
     if count > 0:
         progress(f"composing {count} pieces of {length} columns per mode")
         made = (event_modes(bundle.path, bundle.config, count, length, seed) if events else
@@ -283,6 +290,15 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int = 10, length: 
         "music": music,
         "compose": {"count": count, "length": length, "seed": seed, "modes": EVENT_MODES if events else modes},
     }
+
+
+TRAINING = "training"  # the report's row of real training pieces: what "indistinguishable" scores
+
+
+def training_sample(train: list[np.ndarray], size: int, seed: int) -> list[np.ndarray]:
+    """``size`` training pieces drawn without replacement (seeded): real music measured as composed music is."""
+    chosen = np.random.default_rng(seed).choice(len(train), size=min(size, len(train)), replace=False)
+    return [train[i] for i in sorted(chosen)]
 
 
 def composed_frames(folder: Path) -> list[np.ndarray]:
@@ -412,7 +428,9 @@ def markdown(report: dict[str, Any]) -> str:
         *([event_line(report["event_figures"]), ""] if report.get("event_figures") else []),
         "## Composed against real music", "",
         f"{c['count']} pieces of {c['length']} columns per mode, seed {c['seed']}, each from the first "
-        f"columns of one of {real}; `held_out` is those real pieces themselves.", "",
+        f"columns of one of {real}; `held_out` is those real pieces themselves, and `{TRAINING}` as many "
+        "training pieces, drawn at random and measured alike: real music against real music, what the "
+        "classifier scores when it cannot tell two sets apart.", "",
         *music_section(report["music"]),
     ]
     return "\n".join(lines)

@@ -55,7 +55,7 @@ class ModelConfig:
     dropout: float = 0.2
     learning_rate: float = 3e-3
     batch_size: int = 128
-    epochs: int = 4  # at most: `make train` on the built-in chorales stays within about six minutes on 2 cores
+    epochs: int = 8  # at most: `make train` on the built-in chorales stays within about six minutes on 2 cores
     patience: int = 2  # epochs without a better held-out loss before training stops
     events: int = 0  # the seed systems that read events (tokens, notes, messages): events per window; 0 for columns
     optimizer: str = "adam"  # "rmsprop" for seed 002's tokens network

@@ -214,11 +214,11 @@ def epoch_steps(config: ModelConfig, windows: int, batch: int) -> int | None:
     return config.steps_per_epoch
 
 
-def data_summary(summary: dict[str, Any], music: dict[str, float]) -> bundle.DataSummary:
+def data_summary(summary: dict[str, Any], music: bundle.TrainingMusic) -> bundle.DataSummary:
     """``dataset.summary`` and the training music's figures as the bundle's typed record of its data."""
     return bundle.DataSummary(**{**summary, "train_pieces": tuple(summary["train_pieces"]),
                                  "held_out_pieces": tuple(summary["held_out_pieces"])},
-                              music=bundle.TrainingMusic(**music))
+                              music=music)
 
 
 def write_bundle(work: Path, model_dir: Path, network: keras.Model, held_out: dataset.Stream | sequences.EventStream,
@@ -267,15 +267,17 @@ def numpy_weights(network: keras.Model, held_out: dataset.Stream, config: ModelC
     return (weights if difference <= stepping.AGREEMENT else None), difference
 
 
-def music_targets(pieces: Mapping[str, tuple[np.ndarray, float]], names: list[str]) -> dict[str, float]:
-    """What the training music is like, for compose's vanish rule: notes per column, the longest note."""
+def music_targets(pieces: Mapping[str, tuple[np.ndarray, float]], names: list[str]) -> bundle.TrainingMusic:
+    """What the training music is like, for compose's vanish rule: notes per column, how long notes last."""
     from pianoroll import measures
 
     found = [measures.piece_measures(pieces[name][0], pieces[name][1]) for name in names]
     columns = sum(m.columns for m in found)
-    return {"density": sum(m.density * m.columns for m in found) / max(columns, 1),
-            "longest_note_beats": max((m.longest_note_beats for m in found), default=0.0),
-            "change_share": float(np.mean([m.change_share for m in found])) if found else 0.0}
+    lengths = [np.round(measures.note_lengths(*pieces[name]) / pieces[name][1]) for name in names]
+    return bundle.TrainingMusic(density=sum(m.density * m.columns for m in found) / max(columns, 1),
+                                longest_note_beats=max((m.longest_note_beats for m in found), default=0.0),
+                                change_share=float(np.mean([m.change_share for m in found])) if found else 0.0,
+                                note_survival=measures.survival(np.concatenate([np.zeros(0), *lengths])))
 
 
 def make_strategy(name: str) -> "tf.distribute.Strategy":

@@ -152,7 +152,7 @@ def decider(mode: str, count: int, **settings) -> compose.Decider:
 
 def test_draws_have_the_tempered_probability():
     probs = np.full((20_000, PITCHES), 0.3, dtype=np.float32)
-    on = decider("sample", len(probs)).rule(np.zeros_like(probs, bool))(probs)
+    on = decider("sample", len(probs)).rule(np.zeros_like(probs, bool), ON_BEAT)(probs)
     assert abs(on.mean() - 0.3) < 0.01
     assert np.allclose(compose.tempered(np.array([0.3, 0.5, 0.9]), 1.0), [0.3, 0.5, 0.9])
     assert np.allclose(compose.tempered(np.array([0.25]), 2.0), [1 / (1 + np.sqrt(3))])
@@ -162,19 +162,54 @@ def test_seed_vanish_offset_grows_by_repeated_multiplication():
     offsets = compose.vanish_offsets(Settings(vanish=0.5, vanish_inc=2 ** 0.5))
     assert [float(next(offsets)) for _ in range(3)] == pytest.approx([0.5, 0.5 * 2 ** 0.5, 1.0])
     probs = np.array([[0.34, 0.35, 0.36]], dtype=np.float32)
-    assert decider("seed-vanish", 1, vanish=0.65).rule(probs > 1)(probs).tolist() == [[False, True, True]]
+    assert decider("seed-vanish", 1, vanish=0.65).rule(probs > 1, ON_BEAT)(probs).tolist() == [[False, True, True]]
 
 
-def test_vanish_starts_pitches_above_the_offset_and_holds_with_probability_p_squared():
+ON_BEAT = np.array([16])  # the next column's index in its piece: a bar line at resolution 0.25
+
+
+def test_vanish_starts_pitches_above_the_offset_and_holds_with_probability_p():
     count = 20_000
     probs = np.tile(np.linspace(0, 1, PITCHES, dtype=np.float32), (count, 1))
     sounding = np.zeros((count, PITCHES), bool)
     sounding[:, 1::2] = True  # every other pitch is held from the column before
-    on = decider("vanish", count, vanish=0.6).rule(sounding)(probs)
+    on = decider("vanish", count, vanish=0.6).rule(sounding, np.full(count, 16))(probs)
     starting = ~sounding[0]
     assert np.array_equal(on[:, starting], np.broadcast_to(probs[0, starting] + 0.6 >= 1, (count, starting.sum())))
     held = on[:, sounding[0]].mean(axis=0)
-    assert np.max(np.abs(held - probs[0, sounding[0]] ** 2)) < 0.02
+    assert np.max(np.abs(held - probs[0, sounding[0]])) < 0.02, "the window still shows where these notes began"
+
+
+def test_vanish_lets_a_note_the_window_no_longer_shows_begin_go_on_at_p_squared_or_the_training_hazard():
+    count = 20_000
+    survival = (1.0, 1.0, *[0.9 ** a for a in range(1, 30)])  # from the second column on, 10% of notes end each column
+    targets = compose.Targets(density=3, longest_note=50, survival=survival)
+    vanish = compose.Vanish(Settings(vanish=0.6), targets, count, np.random.default_rng(0))
+    sounding = np.zeros((count, PITCHES), bool)
+    sounding[:, :2] = True
+    for _ in range(12):
+        vanish.record(sounding)  # two notes held for 12 columns: older than the window
+    probs = np.zeros((count, PITCHES), np.float32)
+    probs[:, 0], probs[:, 1] = 0.99, 0.9
+    on_beat = vanish.rule(sounding, np.full(count, 16))(probs).mean(axis=0)
+    assert on_beat[0] == pytest.approx(0.9 ** 2, abs=0.01), "a note sure to go on still meets the hazard over an eighth"
+    assert on_beat[1] == pytest.approx(0.9 ** 2, abs=0.01), "p² where that is lower"
+    between = vanish.rule(sounding, np.full(count, 17))(probs).mean(axis=0)
+    assert between[0] == pytest.approx(1 - compose.BETWEEN_EIGHTHS_CHANGE * 0.1, abs=0.005), "between eighths, rarely"
+
+
+def test_vanish_puts_starts_and_ends_where_the_beat_and_the_eighths_fall():
+    count = 20_000
+    probs = np.full((count, PITCHES), 0.5, np.float32)
+    sounding = np.zeros((count, PITCHES), bool)
+    sounding[:, 0] = True
+    share = {}
+    for column in (16, 18, 17):  # a beat, an off-beat eighth, a sixteenth between
+        on = decider("vanish", count, vanish=0.6).rule(sounding, np.full(count, column))(probs)
+        share[column] = (on[:, 1:].mean(), 1 - on[:, 0].mean())  # starts (p + v >= 1 on every pitch), ends
+    assert share[16] == pytest.approx((1.0, 0.5), abs=0.01)
+    assert share[18] == pytest.approx((compose.OFF_BEAT_CHANGE, compose.OFF_BEAT_CHANGE * 0.5), abs=0.01)
+    assert share[17] == pytest.approx((compose.BETWEEN_EIGHTHS_CHANGE, compose.BETWEEN_EIGHTHS_CHANGE * 0.5), abs=0.01)
 
 
 def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_go():
@@ -187,7 +222,7 @@ def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_
     assert vanish.density[:, 0] == pytest.approx([3 * (15 / 16) ** 3, 6 - 3 * (15 / 16) ** 3])
     vanish.record(np.stack([full, full]))  # the second piece has now held its notes for 4 columns
     certain = np.ones((2, PITCHES), np.float32)
-    on = vanish.rule(np.stack([full, full]))(certain)
+    on = vanish.rule(np.stack([full, full]), np.full(2, 16))(certain)
     assert on[0].all() and not on[1, :6].any() and on[1, 6:].all(), "a note as long as the longest is let go"
 
 
@@ -268,7 +303,7 @@ def test_compose_writes_music_to_look_at_and_listen_to(bundle_dir, tmp_path, cap
         changes = np.any(image[1:] != image[:-1], axis=1).mean()
         assert measured["change_share"] == pytest.approx(changes)
         assert measured["longest_note_beats"] == max(n.end - n.start for n in notes)
-        assert record["options"] == {**record["options"], "mode": "vanish", "vanish": 0.65, "vanish_inc": 1.01,
+        assert record["options"] == {**record["options"], "mode": "vanish", "vanish": 0.65, "vanish_inc": 1.015,
                                      "length": LENGTH, "count": 2, "seed": 3, "bpm": 90.0, "primer": "training"}
         assert record["primer"]["source"].split("@")[0] in TRAIN
         assert record["bundle"]["path"] == str(bundle_dir) and record["bundle"]["arch"] == "convlstm"

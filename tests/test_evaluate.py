@@ -241,6 +241,10 @@ def test_evaluate_scores_the_held_out_pieces_against_closed_forms(tiny_bundle):
     assert composed["goals"]["longest_note_beats"] == model.config.data.music.longest_note_beats
     assert [c["feature"] for c in composed["feature_comparisons"]] == list(measures.FEATURES)
     assert 0 <= composed["classifier_accuracy"] <= 1  # two pieces against two: one fold each way
+    control = report["music"][evaluate.TRAINING]  # real training pieces, as many as held out, measured alike
+    assert control["measures"] == [measures.piece_measures(f, 1.0).to_dict()
+                                   for f in evaluate.training_sample(train_pieces, len(held), 1)]
+    assert {m["columns"] for m in control["measures"]} <= {len(f) for f in train_pieces}
     json.dumps(report)  # the report is JSON as it stands
 
 
@@ -269,7 +273,7 @@ def test_evaluate_command_writes_the_three_reports(tiny_bundle, tmp_path, capsys
     assert cli.main(["evaluate", "--model", str(model.path), "--compare", str(model.path),
                      "--count", "1", "--reports", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "evaluation.json").read_text())
-    assert set(report["music"]) == {"held_out", *evaluate.MODES}
+    assert set(report["music"]) == {"held_out", evaluate.TRAINING, *evaluate.MODES}
     assert report["scores"][str(model.path)] == report["scores"]["model"]  # the same bundle, scored again
     text = (tmp_path / "evaluation.md").read_text()
     assert "| iid |" in text and "| music | change share | longest note (beats) |" in text

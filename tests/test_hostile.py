@@ -286,7 +286,7 @@ def write_bundle_config(folder: Path, config: object) -> Path:
 
 def full_config(**changes) -> bundle.BundleConfig:
     """A config with every field set, optional ones included."""
-    music = bundle.TrainingMusic(density=3.5, longest_note_beats=4.0, change_share=0.25)
+    music = bundle.TrainingMusic(density=3.5, longest_note_beats=4.0, change_share=0.25, note_survival=(1.0, 0.5, 0.0))
     data = bundle.DataSummary(images="images", pieces=3, frames=540, train_pieces=("a", "b"), held_out_pieces=("c",),
                               held_out_fraction=0.1, music=music)
     return dataclasses.replace(bundle.BundleConfig(
@@ -350,6 +350,8 @@ MISSING = object()
     ("data.held_out_fraction", 1.5, "data.held_out_fraction is 1.5"), ("data.music", 3, "data.music is 3"),
     ("data.music.density", -1, "data.music.density is -1"), ("data.music.change_share", 1.5, "data.music.change_share is 1.5"),
     ("data.music.longest_note_beats", MISSING, "data.music.longest_note_beats is missing"),
+    ("data.music.note_survival", [1, 2], "data.music.note_survival is [1, 2]"),
+    ("data.music.note_survival", "all", 'data.music.note_survival is "all"'),
     ("model.dropout", 1.5, "model.dropout is 1.5"), ("model.beat", 1, "model.beat is 1"),
     ("model.lstm_units", 12.5, "model.lstm_units is 12.5"), ("model.head", "mlp", 'model.head is "mlp"'),
     ("model.wings", 2, "model.wings is 2"),
@@ -370,6 +372,11 @@ def test_each_wrong_field_is_one_line_naming_it_and_the_file(tmp_path, field, va
 def test_a_config_round_trips_through_json_and_the_file(tmp_path, config):
     assert bundle.BundleConfig.from_json(config.to_json(), tmp_path / "config.json") == config
     assert bundle.read_config(write_bundle_config(tmp_path / "model", {**config.to_json(), **bundle.grid()})) == config
+
+
+def test_a_bundle_from_before_the_note_survival_reads_without_it(tmp_path):
+    folder = write_bundle_config(tmp_path / "model", changed(GOOD_CONFIG, "data.music.note_survival", MISSING))
+    assert bundle.read_config(folder).data.music.note_survival == ()
 
 
 def test_network_settings_left_out_take_the_defaults(tmp_path):

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="models/default", help="bundle to evaluate (default: models/default)")
     parser.add_argument("--compare", nargs="*", default=[], metavar="MODEL",
                         help="other bundles to score on the same held-out pieces")
-    parser.add_argument("--count", type=int, default=10, help="pieces to compose per mode (default: 10; 0 skips)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="pieces to compose per mode (default: one per held-out piece; 0 skips)")
     parser.add_argument("--length", type=int, default=None,
                         help="columns per composed piece (default: the median held-out piece)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for composing and training (default: 0)")
