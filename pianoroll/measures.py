@@ -41,8 +41,8 @@ NOTE_LENGTH_LABELS: tuple[str, ...] = ("<1/2", "1/2-1", "1-2", "2-4", "4-8", ">=
 _EDGE_SLACK = 1e-9  # beats: a length of n * resolution is not pushed below an edge by float noise
 
 PITCH_CLASSES = 12
-_PITCH_CLASS_OF_ROW = (np.arange(rolls.PITCHES) + rolls.LOWEST_PITCH) % PITCH_CLASSES  # (PITCHES,)
-_ROW_IN_CLASS = (_PITCH_CLASS_OF_ROW[:, None] == np.arange(PITCH_CLASSES)).astype(np.int32)  # (PITCHES, 12) one-hot
+PITCH_CLASS_OF_ROW = (np.arange(rolls.PITCHES) + rolls.LOWEST_PITCH) % PITCH_CLASSES  # (PITCHES,)
+ROW_IN_CLASS = (PITCH_CLASS_OF_ROW[:, None] == np.arange(PITCH_CLASSES)).astype(np.int32)  # (PITCHES, 12) one-hot
 
 # Chord templates as semitones above the root; each is tried on all 12 roots.
 CHORD_TEMPLATES: dict[str, tuple[int, ...]] = {
@@ -225,7 +225,7 @@ def _mean_pitch(on: np.ndarray) -> float:
 
 def _pitch_classes(on: np.ndarray) -> np.ndarray:
     """(12,) share of sounding cells on each pitch class; zeros when silent."""
-    counts = np.bincount(_PITCH_CLASS_OF_ROW, weights=on.sum(axis=0), minlength=PITCH_CLASSES)
+    counts = np.bincount(PITCH_CLASS_OF_ROW, weights=on.sum(axis=0), minlength=PITCH_CLASSES)
     total = counts.sum()
     return counts / total if total else counts
 
@@ -237,7 +237,7 @@ def _entropy_bits(shares: np.ndarray) -> float:
 
 def pitch_class_masks(on: np.ndarray) -> np.ndarray:
     """(time,) int: each column's pitch classes as a 12-bit mask, bit k for pitch class k (C = 0)."""
-    present = (on.astype(np.int32) @ _ROW_IN_CLASS) > 0  # (time, 12)
+    present = (on.astype(np.int32) @ ROW_IN_CLASS) > 0  # (time, 12)
     return present.astype(np.int64) @ (1 << np.arange(PITCH_CLASSES))
 
 

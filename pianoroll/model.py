@@ -55,7 +55,7 @@ class ModelConfig:
     dropout: float = 0.2
     learning_rate: float = 3e-3
     batch_size: int = 128
-    epochs: int = 8  # at most: `make train` on the built-in chorales stays within about six minutes on 2 cores
+    epochs: int = 4  # at most: each preset keeps `make train` on the built-in chorales within about six minutes on 2 cores
     patience: int = 2  # epochs without a better held-out loss before training stops
     events: int = 0  # the seed systems that read events (tokens, notes, messages): events per window; 0 for columns
     optimizer: str = "adam"  # "rmsprop" for seed 002's tokens network
@@ -72,7 +72,7 @@ PRESETS = {
     "seed": ModelConfig(arch="seed", head="independent", loss="mse", batch_size=32, dropout=0.0,
                         learning_rate=1e-3, beat=False),
     "independent": ModelConfig(arch="independent", head="independent", loss="mse", beat=False),  # before the NADE head
-    "convlstm": ModelConfig(),  # measured: reports/experiments.md
+    "convlstm": ModelConfig(epochs=8),  # measured: reports/experiments.md; 8 epochs take about 5 minutes
     # the seed systems that read events (``event_networks``, docs/seeds.md): each seed's sizes, loss and optimiser
     "tokens": ModelConfig(arch="tokens", head="independent", loss="cce", lstm_units=512, dropout=0.3, beat=False,
                           optimizer="rmsprop", learning_rate=1e-3, batch_size=128, events=100, epochs=2,

@@ -273,7 +273,8 @@ def music_targets(pieces: Mapping[str, tuple[np.ndarray, float]], names: list[st
 
     found = [measures.piece_measures(pieces[name][0], pieces[name][1]) for name in names]
     columns = sum(m.columns for m in found)
-    lengths = [np.round(measures.note_lengths(*pieces[name]) / pieces[name][1]) for name in names]
+    lengths = [np.round(measures.note_lengths(measures.sounding(frames), resolution) / resolution)
+               for frames, resolution in (pieces[name] for name in names)]  # a re-strike unseen, as the network sees it
     return bundle.TrainingMusic(density=sum(m.density * m.columns for m in found) / max(columns, 1),
                                 longest_note_beats=max((m.longest_note_beats for m in found), default=0.0),
                                 change_share=float(np.mean([m.change_share for m in found])) if found else 0.0,

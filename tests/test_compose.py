@@ -21,7 +21,7 @@ from pianoroll import roll as rolls
 from pianoroll.bench.seed_compose import seed_loop
 from pianoroll.commands import compose as command
 from pianoroll.compose import Settings
-from pianoroll.roll import PITCHES, WINDOW
+from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
 
 PIECE_COLUMNS = 60
 TRAIN, HELD_OUT = ["alpha", "beta"], ["gamma"]
@@ -210,6 +210,41 @@ def test_vanish_puts_starts_and_ends_where_the_beat_and_the_eighths_fall():
     assert share[16] == pytest.approx((1.0, 0.5), abs=0.01)
     assert share[18] == pytest.approx((compose.OFF_BEAT_CHANGE, compose.OFF_BEAT_CHANGE * 0.5), abs=0.01)
     assert share[17] == pytest.approx((compose.BETWEEN_EIGHTHS_CHANGE, compose.BETWEEN_EIGHTHS_CHANGE * 0.5), abs=0.01)
+
+
+def test_a_change_keeps_its_whole_chance_on_every_column_of_a_coarser_grid():
+    columns = np.arange(8)
+    assert compose.change_weight(columns, 1.0)[:, 0].tolist() == [1.0] * 8  # every column is on a beat
+    assert compose.change_weight(columns, 0.5)[:, 0].tolist() == [1.0, compose.OFF_BEAT_CHANGE] * 4
+    assert compose.columns_since_eighth(columns, 0.25).tolist() == [2, 1] * 4
+    assert compose.columns_since_eighth(columns, 1.0).tolist() == [1] * 8
+
+
+C_MAJOR_TRIAD = [60, 64, 67]
+
+
+def test_vanish_starts_pitches_of_the_key_the_piece_has_sounded():
+    count = 2
+    vanish = decider("vanish", count, vanish=0.65, vanish_inc=1.0)  # unsteered: a start needs p' >= 0.35
+    triad = np.zeros((count, PITCHES), bool)
+    triad[:, [pitch - LOWEST_PITCH for pitch in C_MAJOR_TRIAD]] = True
+    for _ in range(64):
+        vanish.record(triad)
+    probs = np.full((count, PITCHES), 0.33, np.float32)  # just short of starting, for every pitch
+    on = vanish.rule(np.zeros((count, PITCHES), bool), np.full(count, 16))(probs)
+    started = {(pitch + LOWEST_PITCH) % 12 for pitch in np.flatnonzero(on[0])}
+    assert started == {0, 4, 7}, "C, E and G lean over the threshold; no other pitch class does"
+    assert on[1].tolist() == on[0].tolist()
+
+
+def test_vanish_takes_its_first_key_from_the_primer():
+    vanish = decider("vanish", 1)
+    window = np.zeros((1, WINDOW, PITCHES), np.float32)
+    window[0, :, [62 - LOWEST_PITCH, 66 - LOWEST_PITCH, 69 - LOWEST_PITCH]] = 1  # D major
+    vanish.start(window)
+    lean = vanish.key_lean()[0]
+    assert lean[62 - LOWEST_PITCH] > 0 > lean[60 - LOWEST_PITCH], "D leans in, C leans out"
+    assert lean[62 - LOWEST_PITCH] == pytest.approx(lean[74 - LOWEST_PITCH]), "every octave alike"
 
 
 def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_go():

@@ -96,7 +96,8 @@ def music_of(images: Path, names: list[str]) -> dict[str, float | list[float]]:
     at least a columns for every a up to one past the longest."""
     pieces = dataset.load(images)
     found = [measures.piece_measures(*pieces[name]) for name in names]
-    columns = np.concatenate([[round((n.end - n.start) / resolution) for n in roll.to_notes(page, resolution)]
+    columns = np.concatenate([[round((n.end - n.start) / resolution)  # notes as the frames show them: no re-strikes
+                               for n in roll.to_notes(roll.from_frames(roll.as_frames(page)), resolution)]
                               for page, resolution in (pieces[name] for name in names)])
     return {"density": sum(m.density * m.columns for m in found) / sum(m.columns for m in found),
             "longest_note_beats": max(m.longest_note_beats for m in found),
