@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianoroll import bundle, event_networks, pages, roll, sequences
+from pianoroll import bundle, evaluate, event_networks, pages, roll, sequences
 from pianoroll.model import PRESETS
 from pianoroll.sequences import EventEncoding
 from tests.tiny_pages import write_folder
@@ -125,7 +125,7 @@ def test_each_event_network_trains_an_epoch_and_composes_through_the_cli(arch, i
     pianoroll("evaluate", "--model", str(model), "--count", "2", "--length", "32", "--reports", str(reports))
     report = json.loads((reports / "evaluation.json").read_text())
     assert report["event_figures"] == config.metrics.figures() and "model" not in report["scores"]
-    assert set(report["music"]) == {"held_out", "sample", "seed"} and report["music"]["seed"]["pieces"] == 2
+    assert set(report["music"]) == {"held_out", evaluate.TRAINING, "sample", "seed"} and report["music"]["seed"]["pieces"] == 2
 
 
 @pytest.mark.slow
