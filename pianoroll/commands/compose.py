@@ -4,10 +4,12 @@ Each piece starts from a primer window (by default a random window of the
 bundle's training pieces, chosen by --seed), then the model is stepped one
 column at a time, each column decided pitch by pitch, lowest first.
 --mode vanish (the default): a pitch that is not sounding starts when
-p + v >= 1, and a sounding pitch goes on with probability p²; v starts at
---vanish and is multiplied by --vanish-inc after every column while the
-piece is sparser than the training music over the last bar (divided while
-it is denser). --mode seed-vanish is the seed's rule exactly (p + v >= 1 for
+p + v >= 1 (p leaning towards the piece's recent pitch classes), and a
+sounding pitch goes on with probability p while the window shows its start,
+then with min(p², the training notes' hazard); starts and ends keep to the
+beat. v starts at --vanish and is multiplied by --vanish-inc after every
+column while the piece is sparser than the training music over the last bar
+(divided while it is denser). --mode seed-vanish is the seed's rule exactly (p + v >= 1 for
 every pitch, v multiplied by --vanish-inc every step); threshold and sample
 are the alternatives. The same bundle, options and seed always give the same
 MIDI bytes. A bundle of an event network (tokens, notes, messages) composes
@@ -40,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"the event networks (tokens, notes, messages): {', '.join(EVENT_MODES)} (default: sample)")
     parser.add_argument("--vanish", default=str(defaults.vanish), metavar="V", help="vanish: the seed's vanish_proof offset (default: %(default)s)")
     parser.add_argument("--vanish-inc", default=None, metavar="X",
-                        help="vanish: the offset's steering factor per column (default: 1.01); "
-                             "seed-vanish: its growth per step (default: 1.001, the seed's)")
+                        help=f"vanish: the offset's steering factor per column (default: {VANISH_INC['vanish']}); "
+                             f"seed-vanish: its growth per step (default: {VANISH_INC['seed-vanish']}, the seed's)")
     parser.add_argument("--threshold", default=str(defaults.threshold), metavar="P", help="threshold: the probability a pitch needs (default: %(default)s)")
     parser.add_argument("--temperature", default=str(defaults.temperature), metavar="T", help="sample: divides the logits (default: %(default)s)")
     parser.add_argument("--max-notes", default=None, metavar="N", help="keep at most N of the most probable pitches per column")
