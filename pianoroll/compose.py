@@ -149,7 +149,7 @@ def targets(config: BundleConfig) -> Targets:
 
 
 BAR_BEATS = 4.0  # the vanish rule's running density covers a 4/4 bar
-EIGHTH_BEATS = 0.5
+EIGHTH_BEATS = rolls.BEAT_LEVELS[0]  # the finest place in the bar the beat input knows
 
 
 class Decider:
@@ -250,13 +250,12 @@ class Vanish(Decider):
         young = self.held < WINDOW
         weight = change_weight(columns, self.targets.resolution)
         cap = self.going_on(columns)
-        lean = self.key_lean()
-        offset = self.offset
+        # sigmoid(logit(p) + lean) + v >= 1, solved for p once per column rather than for every run of pitches
+        start_at = tempered(1 - self.offset, 1.0, -self.key_lean())
 
         def decide(p: np.ndarray) -> np.ndarray:
             goes_on = np.where(young, p, np.minimum(p * p, cap))
-            starts = tempered(p, 1.0, lean) + offset >= 1
-            chance = np.where(sounding, 1 - weight * (1 - goes_on), weight * starts)
+            chance = np.where(sounding, 1 - weight * (1 - goes_on), weight * (p >= start_at))
             return (draws < chance) & allowed
         return decide
 

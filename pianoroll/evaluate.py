@@ -260,20 +260,19 @@ def evaluate(bundle: Any, compare: Iterable[Any] = (), count: int | None = None,
     real = music_summary(held_out, bundle.resolution)
     music = {"held_out": real}
     longest = bundle.config.data.music.longest_note_beats if bundle.config.data.music else None
+    def measured(pieces: list[np.ndarray]) -> dict[str, Any]:
+        summary = music_summary(pieces, bundle.resolution)
+        return {**summary, **against_real(summary, real, seed, longest)}
+
     if count > 0 and on is None:
-        sample = training_sample(train, len(held_out), seed)
-        summary = music_summary(sample, bundle.resolution)
-        music[TRAINING] = {**summary, **against_real(summary, real, seed, longest)}
+        music[TRAINING] = measured(training_sample(train, len(held_out), seed))
     if count > 0:
         progress(f"composing {count} pieces of {length} columns per mode")
         made = (event_modes(bundle.path, bundle.config, count, length, seed) if events else
                 compose_modes(bundle.path, bundle.config, held_out, count, length, seed, modes))
-        for mode, pieces in made.items():
-            summary = music_summary(list(pieces), bundle.resolution)
-            music[mode] = {**summary, **against_real(summary, real, seed, longest)}
+        music.update({mode: measured(list(pieces)) for mode, pieces in made.items()})
     if composed is not None:
-        summary = music_summary(composed_frames(Path(composed)), bundle.resolution)
-        music[str(composed)] = {**summary, **against_real(summary, real, seed, longest)}
+        music[str(composed)] = measured(composed_frames(Path(composed)))
     for entry in music.values():
         entry["measures"] = [m.to_dict() for m in entry["measures"]]
     return {

@@ -278,7 +278,7 @@ def music_targets(pieces: Mapping[str, tuple[np.ndarray, float]], names: list[st
     return bundle.TrainingMusic(density=sum(m.density * m.columns for m in found) / max(columns, 1),
                                 longest_note_beats=max((m.longest_note_beats for m in found), default=0.0),
                                 change_share=float(np.mean([m.change_share for m in found])) if found else 0.0,
-                                note_survival=measures.survival(np.concatenate([np.zeros(0), *lengths])))
+                                note_survival=measures.survival(np.concatenate(lengths) if lengths else np.zeros(0)))
 
 
 def make_strategy(name: str) -> "tf.distribute.Strategy":
