@@ -316,7 +316,7 @@ def columns_since_eighth(columns: np.ndarray, resolution: float) -> np.ndarray:
     return np.where(since == 0, per_eighth, since)
 
 
-VANISH_MAX = 0.99  # the steered offset stays below 1, so a pitch the network rules out (p = 0) never starts
+VANISH_MAX = 0.9  # a thin piece lifts its starts to p >= 0.1 at most: beyond, it burst into clusters of 7+ notes
 DECIDERS = {"vanish": Vanish, "seed-vanish": SeedVanish, "threshold": Threshold, "sample": Sample}
 VANISH_INC = {"vanish": 1.015, "seed-vanish": 1.001}  # the default per rule: steering within a bar or two; the seed's
 
