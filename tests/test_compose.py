@@ -180,22 +180,64 @@ def test_vanish_starts_pitches_above_the_offset_and_holds_with_probability_p():
     assert np.max(np.abs(held - probs[0, sounding[0]])) < 0.02, "the window still shows where these notes began"
 
 
-def test_vanish_lets_a_note_the_window_no_longer_shows_begin_go_on_at_p_squared_or_the_training_hazard():
-    count = 20_000
-    survival = (1.0, 1.0, *[0.9 ** a for a in range(1, 30)])  # from the second column on, 10% of notes end each column
+def aged_vanish(count: int, survival: tuple[float, ...]) -> tuple[compose.Vanish, np.ndarray]:
+    """A vanish rule whose pieces have held their two lowest pitches for 12 columns: longer than the window shows."""
     targets = compose.Targets(density=3, longest_note=50, survival=survival)
     vanish = compose.Vanish(Settings(vanish=0.6), targets, count, np.random.default_rng(0))
     sounding = np.zeros((count, PITCHES), bool)
     sounding[:, :2] = True
     for _ in range(12):
-        vanish.record(sounding)  # two notes held for 12 columns: older than the window
+        vanish.record(sounding)
+    return vanish, sounding
+
+
+def test_vanish_lets_a_note_the_window_no_longer_shows_begin_go_on_at_the_mean_of_p_and_the_training_hazard():
+    count = 20_000
+    survival = (1.0, 1.0, *[0.9 ** a for a in range(1, 30)])  # from the second column on, 10% of notes end each column
+    vanish, sounding = aged_vanish(count, survival)
     probs = np.zeros((count, PITCHES), np.float32)
-    probs[:, 0], probs[:, 1] = 0.99, 0.9
+    probs[:, 0], probs[:, 1] = 0.99, 0.5
     on_beat = vanish.rule(sounding, np.full(count, 16))(probs).mean(axis=0)
-    assert on_beat[0] == pytest.approx(0.9 ** 2, abs=0.01), "a note sure to go on still meets the hazard over an eighth"
-    assert on_beat[1] == pytest.approx(0.9 ** 2, abs=0.01), "p² where that is lower"
+    over_an_eighth = 0.9 ** 2  # two columns since the last eighth
+    assert on_beat[0] == pytest.approx(np.sqrt(0.99 * over_an_eighth), abs=0.01), "a note sure to go on meets the hazard"
+    assert on_beat[1] == pytest.approx(np.sqrt(0.5 * over_an_eighth), abs=0.01), "a doubtful one ends sooner"
     between = vanish.rule(sounding, np.full(count, 17))(probs).mean(axis=0)
-    assert between[0] == pytest.approx(1 - compose.BETWEEN_EIGHTHS_CHANGE * 0.1, abs=0.005), "between eighths, rarely"
+    assert between[0] == pytest.approx(1 - compose.BETWEEN_EIGHTHS_CHANGE * (1 - np.sqrt(0.99 * 0.9)), abs=0.005)
+    unknown, sounding = aged_vanish(count, ())  # an older bundle, without the training music's note lengths
+    assert unknown.rule(sounding, np.full(count, 16))(probs).mean(axis=0)[1] == pytest.approx(0.25, abs=0.01), "p²"
+
+
+def test_vanish_draws_again_a_column_on_a_beat_or_an_eighth_that_only_repeats_the_last():
+    vanish = decider("vanish", 3)
+    before = np.zeros((3, PITCHES), bool)
+    before[:, :4] = True
+    changed = before.copy()
+    changed[2, 5] = True
+    at = {column: vanish.again(before, changed, np.full(3, column)).tolist() for column in (16, 18, 17)}
+    assert at[16] == at[18] == [True, True, False], "a beat, an off-beat eighth: only the changed column stands"
+    assert at[17] == [False] * 3, "between eighths, holding on is what the chorales do"
+    assert decider("sample", 3).again(before, before, np.full(3, 16)).tolist() == [False] * 3
+
+
+class Flip(compose.Decider):
+    """A test rule: nothing sounds at its first draw of a column, everything at its second; piece 0 is sent back."""
+
+    draws = 0
+
+    def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
+        self.draws += 1
+        full = self.draws % 2 == 0
+        return lambda p: np.full(p.shape, full)
+
+    def again(self, before: np.ndarray, column: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        return np.arange(self.count) == 0
+
+
+def test_a_column_sent_back_is_decided_again_through_the_network_and_only_for_its_piece(step, primer, monkeypatch):
+    monkeypatch.setitem(compose.DECIDERS, "flip", Flip)
+    monkeypatch.setattr(compose, "MODES", (*compose.MODES, "flip"))
+    song = compose.generate(step, np.repeat(primer[None], 2, axis=0), 3, Settings(mode="flip"))
+    assert song[0].all() and not song[1].any()
 
 
 def test_vanish_puts_starts_and_ends_where_the_beat_and_the_eighths_fall():
@@ -208,14 +250,17 @@ def test_vanish_puts_starts_and_ends_where_the_beat_and_the_eighths_fall():
         on = decider("vanish", count, vanish=0.6).rule(sounding, np.full(count, column))(probs)
         share[column] = (on[:, 1:].mean(), 1 - on[:, 0].mean())  # starts (p + v >= 1 on every pitch), ends
     assert share[16] == pytest.approx((1.0, 0.5), abs=0.01)
-    assert share[18] == pytest.approx((compose.OFF_BEAT_CHANGE, compose.OFF_BEAT_CHANGE * 0.5), abs=0.01)
+    assert share[18] == pytest.approx((compose.OFF_BEAT_START, compose.OFF_BEAT_END * 0.5), abs=0.01)
     assert share[17] == pytest.approx((compose.BETWEEN_EIGHTHS_CHANGE, compose.BETWEEN_EIGHTHS_CHANGE * 0.5), abs=0.01)
 
 
 def test_a_change_keeps_its_whole_chance_on_every_column_of_a_coarser_grid():
     columns = np.arange(8)
-    assert compose.change_weight(columns, 1.0)[:, 0].tolist() == [1.0] * 8  # every column is on a beat
-    assert compose.change_weight(columns, 0.5)[:, 0].tolist() == [1.0, compose.OFF_BEAT_CHANGE] * 4
+    for weight in compose.change_weights(columns, 1.0):
+        assert weight[:, 0].tolist() == [1.0] * 8  # every column is on a beat
+    starts, ends = compose.change_weights(columns, 0.5)
+    assert starts[:, 0].tolist() == [1.0, compose.OFF_BEAT_START] * 4
+    assert ends[:, 0].tolist() == [1.0, compose.OFF_BEAT_END] * 4
     assert compose.columns_since_eighth(columns, 0.25).tolist() == [2, 1] * 4
     assert compose.columns_since_eighth(columns, 1.0).tolist() == [1] * 8
 

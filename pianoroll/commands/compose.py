@@ -6,8 +6,8 @@ column at a time, each column decided pitch by pitch, lowest first.
 --mode vanish (the default): a pitch that is not sounding starts when
 p + v >= 1 (p leaning towards the piece's recent pitch classes), and a
 sounding pitch goes on with probability p while the window shows its start,
-then with min(p², the training notes' hazard); starts and ends keep to the
-beat. v starts at --vanish and is multiplied by --vanish-inc after every
+then with √(p × the training notes' chance of going on); starts and ends
+keep to the beat, and a beat that repeats the last column is drawn again. v starts at --vanish and is multiplied by --vanish-inc after every
 column while the piece is sparser than the training music over the last bar
 (divided while it is denser). --mode seed-vanish is the seed's rule exactly (p + v >= 1 for
 every pitch, v multiplied by --vanish-inc every step); threshold and sample
