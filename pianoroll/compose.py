@@ -219,11 +219,11 @@ class Vanish(Decider):
       the geometric mean lets either end the note (p² for a bundle without h);
     - a start or an end falls where the chorales put theirs: on a beat as
       decided, on an off-beat eighth with OFF_BEAT_START (OFF_BEAT_END) of
-      that chance, between eighths with BETWEEN_EIGHTHS_CHANGE. The network follows the
-      rhythm of its 2¼-beat window rather than its beat input (moving the
-      beat input by a column moves its expected onsets by under 1%), so left
-      alone a piece drifts off the beat: 13% of the onsets fell between
-      eighths, against 2% in the chorales;
+      that chance, between eighths with BETWEEN_EIGHTHS_CHANGE. The network
+      follows the rhythm of its 2¼-beat window rather than its beat input
+      (moving the beat input by a column moves its expected onsets by under
+      1%), so left alone a piece drifts off the beat: 13% of the onsets fell
+      between eighths, against 2% in the chorales;
     - a column on a beat or an off-beat eighth that repeats the one before
       is drawn once more (``again``): the chorales change on 92% of their
       beats and 56% of their off-beat eighths, and drawn once this rule
@@ -258,12 +258,12 @@ class Vanish(Decider):
         allowed = self.held < self.targets.longest_note
         young = self.held < WINDOW
         start_weight, end_weight = change_weights(columns, self.targets.resolution)
-        cap = self.going_on(columns)
+        cap = None if self.lasting is None else self.going_on(columns)
         # sigmoid(logit(p) + lean) + v >= 1, solved for p once per column rather than for every run of pitches
         start_at = tempered(1 - self.offset, 1.0, -self.key_lean())
 
         def decide(p: np.ndarray) -> np.ndarray:
-            goes_on = np.where(young, p, p * p if self.lasting is None else np.sqrt(p * cap))
+            goes_on = np.where(young, p, p * p if cap is None else np.sqrt(p * cap))
             chance = np.where(sounding, 1 - end_weight * (1 - goes_on), start_weight * (p >= start_at))
             return (draws < chance) & allowed
         return decide
@@ -287,14 +287,12 @@ class Vanish(Decider):
         """Fade the pitch-class memory by one column and count the (count, PITCHES) column's sounding cells."""
         self.classes = self.classes * self.fade + column.astype(np.int32) @ measures.ROW_IN_CLASS
 
-    def going_on(self, columns: np.ndarray) -> np.ndarray | float:
+    def going_on(self, columns: np.ndarray) -> np.ndarray:
         """(count, PITCHES): the chance that a training note as old as each held note lasts to this column.
 
         Taken over the columns since the last eighth, since between eighths a
-        note hardly ever ends; 1 for a bundle without the figures (unused then).
+        note hardly ever ends. Only for a bundle with the figures (``lasting``).
         """
-        if self.lasting is None:
-            return 1.0
         last = len(self.lasting) - 1
         since = columns_since_eighth(columns, self.targets.resolution)[:, None]
         reached = self.lasting[np.minimum(self.held + 1, last)]

@@ -382,8 +382,8 @@ def two_sample_accuracy(generated: Sequence[PieceMeasures], real: Sequence[Piece
     StandardScaler + LogisticRegression pipeline is scored by stratified
     k-fold cross-validation with min(5, pieces per set) folds, repeated
     CV_REPEATS times over fresh splits (one split of 40 + 40 pieces moves the
-    figure by ±0.03), and the mean accuracy over folds is returned. nan when either set has fewer than 2
-    pieces (no fold could hold one of each).
+    figure by ±0.03), and the mean accuracy over folds is returned. nan when
+    either set has fewer than 2 pieces (no fold could hold one of each).
     """
     size = min(len(generated), len(real))
     if size < MIN_FOLDS:

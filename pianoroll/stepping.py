@@ -140,28 +140,33 @@ def keep_most_probable(on: np.ndarray, probs: np.ndarray, most: int | None) -> n
 
 @dataclasses.dataclass
 class Steps:
-    """Where a batch of compositions stands: the kept column projections and the index of the next column."""
+    """Where a batch of compositions stands: the kept column projections, the next column's index, the LSTM's output."""
 
     projections: np.ndarray  # (count, WINDOW, 4 × units)
     next_columns: np.ndarray  # (count,) the next column's index in its piece, for the beat
+    context: np.ndarray  # (count, units [+ beat]): what the head reads; a column drawn again reuses it
 
 
 class NumpyStep:
-    """Our networks stepped in numpy: each column projected once, the LSTM and the head per step."""
+    """Our networks stepped in numpy: each column projected once, the LSTM once per step, the head per decision."""
 
     def __init__(self, network: ColumnNetwork):
         self.network = network
 
     def start(self, window: np.ndarray, next_columns: np.ndarray) -> Steps:
         projections = np.stack([self.network.project(window[:, t]) for t in range(WINDOW)], axis=1)
-        return Steps(projections, np.asarray(next_columns, np.int64))
+        return self.steps(projections, np.asarray(next_columns, np.int64))
 
     def decide(self, steps: Steps, rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        return self.network.decide(self.network.context(steps.projections, steps.next_columns), rule, most)
+        return self.network.decide(steps.context, rule, most)
 
     def advance(self, steps: Steps, columns: np.ndarray) -> Steps:
         projections = np.concatenate([steps.projections[:, 1:], self.network.project(columns)[:, None]], axis=1)
-        return Steps(projections, steps.next_columns + 1)
+        return self.steps(projections, steps.next_columns + 1)
+
+    def steps(self, projections: np.ndarray, next_columns: np.ndarray) -> Steps:
+        return Steps(projections, next_columns, self.network.context(projections, next_columns))
+
 
 AGREEMENT = 1e-5  # the most a numpy probability may differ from Keras's
 

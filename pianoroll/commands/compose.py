@@ -7,10 +7,11 @@ column at a time, each column decided pitch by pitch, lowest first.
 p + v >= 1 (p leaning towards the piece's recent pitch classes), and a
 sounding pitch goes on with probability p while the window shows its start,
 then with √(p × the training notes' chance of going on); starts and ends
-keep to the beat, and a beat that repeats the last column is drawn again. v starts at --vanish and is multiplied by --vanish-inc after every
-column while the piece is sparser than the training music over the last bar
-(divided while it is denser). --mode seed-vanish is the seed's rule exactly (p + v >= 1 for
-every pitch, v multiplied by --vanish-inc every step); threshold and sample
+keep to the beat, and a beat that repeats the last column is drawn again.
+v starts at --vanish and is multiplied by --vanish-inc after every column
+while the piece is sparser than the training music over the last bar
+(divided while it is denser). --mode seed-vanish is the seed's rule exactly
+(p + v >= 1 for every pitch, v multiplied by --vanish-inc every step); threshold and sample
 are the alternatives. The same bundle, options and seed always give the same
 MIDI bytes. A bundle of an event network (tokens, notes, messages) composes
 event by event instead, by --mode sample or seed (docs/seeds.md).
