@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import fcntl
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import time
@@ -377,11 +378,85 @@ def _piece_names(sources: list[str], old: dict[str, list[Entry]]) -> dict[str, s
 
 
 def in_parallel(work: Callable[[Item], Result], items: Sequence[Item], jobs: int | None = None) -> Iterator[Result]:
-    """``work`` over ``items`` in ``jobs`` processes (default: every core), results as they finish."""
+    """``work`` over ``items`` in ``jobs`` processes (default: every core), results as they finish.
+
+    This process is one of them: it forks ``jobs - 1`` workers, and every
+    process takes the next item from a shared counter. A worker sends its
+    results back on a pipe of its own, read here between this process's own
+    items. A ``multiprocessing.Pool`` forks ``jobs`` workers and feeds them
+    through queues served by threads here, while this process waits: on the
+    409 chorales (a third of a second in one process) two jobs were 1.54 to
+    1.58 times as fast as one with a pool, 1.78 times this way. An exception
+    in a worker is raised here once the workers are stopped; a worker that
+    dies without one is an error too.
+    """
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(items)))
     if jobs == 1:
         yield from map(work, items)
         return
-    chunk = max(1, min(8, len(items) // (jobs * 16)))
-    with multiprocessing.Pool(jobs) as pool:
-        yield from pool.imap_unordered(work, items, chunksize=chunk)
+    context = multiprocessing.get_context()
+    taken = context.Value("q", 0)  # the next item to take; its lock keeps two processes off one item
+    workers, pipes = [], []
+    try:
+        for _ in range(jobs - 1):
+            receive, send = context.Pipe(duplex=False)
+            worker = context.Process(target=_take_items, args=(work, items, taken, send), daemon=True)
+            worker.start()
+            send.close()  # only the worker holds the sending end, so its exit reads as the end of the pipe
+            workers.append(worker)
+            pipes.append(receive)
+        done = 0
+        while (index := _next_item(taken, len(items))) is not None:
+            yield work(items[index])
+            done += 1
+            for result in _results(pipes, timeout=0):
+                done += 1
+                yield result
+        for result in _results(pipes, timeout=None):
+            done += 1
+            yield result
+        if done < len(items):
+            raise PianorollError(f"a worker process stopped after {done} of {len(items)} files without saying why")
+    finally:
+        for worker in workers:
+            worker.terminate()  # a worker already done is left alone; one still busy is stopped (an error, an interrupt)
+            worker.join()
+
+
+def _next_item(taken, count: int) -> int | None:
+    """The index of the next item nobody has taken, by the counter ``in_parallel``'s processes share."""
+    with taken.get_lock():
+        index = taken.value
+        taken.value += 1
+    return index if index < count else None
+
+
+def _results(pipes: list, timeout: float | None) -> Iterator[Result]:
+    """Workers' results waiting on ``pipes`` (all of them until every pipe ends, for timeout None); ended pipes are dropped."""
+    while pipes:
+        ready = multiprocessing.connection.wait(pipes, timeout)
+        if not ready:
+            return
+        for pipe in ready:
+            try:
+                failed, result = pipe.recv()
+            except EOFError:
+                pipes.remove(pipe)
+                continue
+            if failed:
+                raise result
+            yield result
+
+
+def _take_items(work: Callable[[Item], Result], items: Sequence[Item], taken, send) -> None:
+    """One worker of ``in_parallel``: the next item by the shared counter until none is left, each result sent."""
+    try:
+        while (index := _next_item(taken, len(items))) is not None:
+            send.send((False, work(items[index])))
+    except BaseException as error:  # the parent raises it, as a pool would
+        try:
+            send.send((True, error))
+        except Exception:  # an exception that cannot be pickled is sent as its text
+            send.send((True, PianorollError(repr(error))))
+    finally:
+        send.close()

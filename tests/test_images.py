@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -171,5 +172,38 @@ def test_find_sources_recurses_sorted_and_skips_hidden(folder):
     ]  # fmt: skip
 
 
-def test_in_parallel_keeps_every_result():
+def with_process(item: int) -> tuple[int, int]:
+    time.sleep(0.005)  # long enough for the forked worker to start while items are left
+    return item, os.getpid()
+
+
+def test_in_parallel_keeps_every_result_and_shares_the_work():
     assert sorted(images.in_parallel(abs, list(range(-50, 50)), jobs=2)) == sorted(abs(i) for i in range(-50, 50))
+    results = list(images.in_parallel(with_process, list(range(60)), jobs=2))
+    assert sorted(item for item, _ in results) == list(range(60))
+    assert len({process for _, process in results}) == 2  # this process and one worker
+
+
+def refuse_seven(item: int) -> int:
+    if item == 7:
+        raise ValueError(f"item {item} refused")
+    return item
+
+
+def die_in_a_worker(item: int) -> int:
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:  # not in the calling process, which takes items too
+        os._exit(3)  # as a worker killed by the system would: no exception, no message
+    time.sleep(0.01)  # slow enough that the worker, once forked, finds items left
+    return item
+
+
+def test_in_parallel_raises_a_workers_error_and_stops_the_others():
+    with pytest.raises(ValueError, match="item 7 refused"):
+        list(images.in_parallel(refuse_seven, list(range(40)), jobs=2))
+    with pytest.raises(PianorollError, match="worker process stopped"):
+        list(images.in_parallel(die_in_a_worker, list(range(40)), jobs=2))
+    import multiprocessing
+
+    assert not multiprocessing.active_children()
