@@ -398,5 +398,5 @@ def stepper(path: Path) -> Any:
                 weights = dict(stored)
         except (OSError, ValueError) as error:
             raise BundleError(f"{weights_path}: unreadable ({error})") from None
-        return stepping.NumpyStep(stepping.ColumnNetwork(weights, config.resolution))
+        return stepping.NumpyStep(stepping.ColumnNetwork(weights, config.resolution, config.model.inputs()))
     return stepping.KerasStep(load(path).model)

@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import threadpoolctl
 
-from pianoroll import PianorollError, measures, pages, stepping
+from pianoroll import PianorollError, pages, stepping
 from pianoroll import roll as rolls
 from pianoroll.bundle import BundleConfig
 from pianoroll.roll import PITCHES, WINDOW
@@ -114,9 +114,9 @@ def vanish_offsets(settings: Settings) -> Iterator[np.float32]:
         offset *= settings.vanish_inc
 
 
-def tempered(probs: np.ndarray, temperature: float, lean: np.ndarray | float = 0.0) -> np.ndarray:
-    """sigmoid(logit(p) / temperature + lean), in float64."""
-    return 0.5 * (1 + np.tanh((logit(probs) / temperature + lean) / 2))  # the sigmoid, without overflow
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """sigmoid(logit(p) / temperature), in float64."""
+    return 0.5 * (1 + np.tanh(logit(probs) / temperature / 2))  # the sigmoid, without overflow
 
 
 def logit(probs: np.ndarray) -> np.ndarray:
@@ -168,9 +168,6 @@ class Decider:
 
     def record(self, column: np.ndarray) -> None:
         """Called with every decided (count, PITCHES) column."""
-
-    def start(self, window: np.ndarray) -> None:
-        """Called once with the (count, WINDOW, PITCHES) primers, before the first column."""
 
 
 class Threshold(Decider):
@@ -228,13 +225,11 @@ class Vanish(Decider):
       is drawn once more (``again``): the chorales change on 92% of their
       beats and 56% of their off-beat eighths, and drawn once this rule
       changed on 87% and 46% — all the voices held on together too often;
-    - a note as long as the longest note of the training music ends;
-    - a starting pitch leans towards the pitch classes the piece has sounded
-      lately: its logit gains KEY_WEIGHT × log(12 × that class's share of the
-      sounding cells, counted with a half-life of KEY_HALF_LIFE_BEATS), a cache
-      model in the language-modelling sense. The window is too short to hold a
-      key; without this the pieces wander (pitch-class entropy 3.09 bits
-      against the chorales' 2.95).
+    - a note as long as the longest note of the training music ends.
+
+    The key is the network's: the default network reads the pitch-class
+    shares of the whole piece so far (``roll.key_memory``), so a piece comes
+    home without help from the rule.
 
     The offset v of each piece is steered like Johnson's conservativity:
     multiplied by vanish_inc after every column while the piece's density
@@ -250,8 +245,6 @@ class Vanish(Decider):
         self.held = np.zeros((self.count, PITCHES), np.int64)  # columns each pitch has sounded for
         self.density = np.full((self.count, 1), float(self.targets.density))  # notes per column over about a bar
         self.lasting = np.concatenate([self.targets.survival, [0.0]]) if self.targets.survival else None
-        self.classes = np.full((self.count, measures.PITCH_CLASSES), KEY_PRIOR)  # sounding cells per class, fading
-        self.fade = 0.5 ** (self.targets.resolution / KEY_HALF_LIFE_BEATS)
 
     def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
         draws = self.rng.random((self.count, PITCHES))
@@ -259,8 +252,7 @@ class Vanish(Decider):
         young = self.held < WINDOW
         start_weight, end_weight = change_weights(columns, self.targets.resolution)
         cap = None if self.lasting is None else self.going_on(columns)
-        # sigmoid(logit(p) + lean) + v >= 1, solved for p once per column rather than for every run of pitches
-        start_at = tempered(1 - self.offset, 1.0, -self.key_lean())
+        start_at = 1 - self.offset
 
         def decide(p: np.ndarray) -> np.ndarray:
             goes_on = np.where(young, p, p * p if cap is None else np.sqrt(p * cap))
@@ -272,20 +264,6 @@ class Vanish(Decider):
         """A column on a beat or an eighth that only repeats the one before: drawn once more (and the new draw stands)."""
         on_eighth = rolls.beat_features(columns, self.targets.resolution)[:, 0] > 0
         return on_eighth & (column == before).all(axis=1)
-
-    def key_lean(self) -> np.ndarray:
-        """(count, PITCHES): what each pitch's logit gains from how much its pitch class has sounded lately."""
-        shares = self.classes / self.classes.sum(axis=1, keepdims=True)
-        return KEY_WEIGHT * np.log(measures.PITCH_CLASSES * shares)[:, measures.PITCH_CLASS_OF_ROW]
-
-    def start(self, window: np.ndarray) -> None:
-        """The key starts as the primer's: its columns are the first the pitch-class memory counts."""
-        for column in np.swapaxes(window > 0.5, 0, 1):
-            self.remember(column)
-
-    def remember(self, column: np.ndarray) -> None:
-        """Fade the pitch-class memory by one column and count the (count, PITCHES) column's sounding cells."""
-        self.classes = self.classes * self.fade + column.astype(np.int32) @ measures.ROW_IN_CLASS
 
     def going_on(self, columns: np.ndarray) -> np.ndarray:
         """(count, PITCHES): the chance that a training note as old as each held note lasts to this column.
@@ -301,7 +279,6 @@ class Vanish(Decider):
 
     def record(self, column: np.ndarray) -> None:
         self.held = np.where(column, self.held + 1, 0)
-        self.remember(column)
         self.density += (column.sum(axis=1, keepdims=True) - self.density) / self.targets.span
         growth = np.where(self.density < self.targets.density, self.settings.vanish_inc, 1 / self.settings.vanish_inc)
         self.offset = np.clip(self.offset * growth, 0.0, VANISH_MAX)
@@ -310,9 +287,6 @@ class Vanish(Decider):
 OFF_BEAT_START = 0.6  # a start on an eighth between beats is drawn at this share of its chance
 OFF_BEAT_END = 0.95  # … an end: the two chosen so that notes have the chorales' length and number
 BETWEEN_EIGHTHS_CHANGE = 0.05  # … on a column between eighths (a sixteenth): 2% of the chorales' onsets fall there
-KEY_WEIGHT = 0.15  # how far a starting pitch leans to the piece's pitch classes (chosen on held-out chorales)
-KEY_HALF_LIFE_BEATS = 16.0  # the pitch classes sounded four bars ago count half
-KEY_PRIOR = 1.0  # cells each pitch class starts with: a class not heard yet is unlikely, never ruled out
 SURVIVAL_FLOOR = 1e-12  # no training note lasted this long: the ratio stays finite (and the note ends)
 
 
@@ -364,7 +338,6 @@ def generate(
     if settings.mode not in DECIDERS:
         raise ComposeError(f"--mode {settings.mode}: for the event networks only (tokens, notes, messages)")
     decider = DECIDERS[settings.mode](settings, targets, count, np.random.default_rng([seed, 1]))
-    decider.start(window)
     song = np.zeros((count, length, PITCHES), dtype=np.float32)
     with threadpoolctl.threadpool_limits(1):  # a step's products are small: BLAS threads only fight for the cores
         state = step.start(window, columns)

@@ -23,7 +23,7 @@ import numpy as np
 
 from pianoroll import PianorollError
 from pianoroll import pages as page_io
-from pianoroll.roll import PITCHES, WINDOW, as_frames, beat_features, is_on
+from pianoroll.roll import PITCH_CLASSES, PITCHES, WINDOW, as_frames, beat_features, is_on, key_memory
 
 if TYPE_CHECKING:  # TensorFlow is imported only where a tf.data pipeline is built
     import tensorflow as tf
@@ -144,12 +144,14 @@ class Stream:
     ``columns`` each frame's column in its piece (the lead-in counts from
     -WINDOW); ``starts`` the offset of every window that stays inside one
     piece. A window starting at s reads frames[s : s + WINDOW] and predicts
-    frames[s + WINDOW].
+    frames[s + WINDOW]; ``keys`` holds, for each frame, the pitch-class shares
+    of its piece before it (``roll.key_memory``).
     """
 
     frames: np.ndarray
     columns: np.ndarray
     starts: np.ndarray
+    keys: np.ndarray
     resolution: float = 0.25
 
     @property
@@ -162,27 +164,30 @@ class Stream:
         return self.frames[self.starts + WINDOW].astype(np.float32)
 
     def inputs(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Every window's network inputs as arrays (window, beat, column): for small sets such as a test split."""
+        """Every window's network inputs as arrays (window, beat, key, column): for small sets such as a test split."""
         steps = self.starts[:, None] + np.arange(WINDOW)
         arrays = {"window": lambda: self.frames[steps].astype(np.float32),
                   "beat": lambda: beat_features(self.columns[self.starts + WINDOW], self.resolution),
+                  "key": lambda: self.keys[self.starts + WINDOW],
                   "column": lambda: self.targets}
         return {name: arrays[name]() for name in names}
 
 
 def stream(rolls: Iterable[np.ndarray], resolution: float = 0.25) -> Stream:
     """Lay pieces end to end, each after its lead-in; windows never cross from one piece to the next."""
-    blocks, columns, starts, offset = [], [], [], 0
+    blocks, columns, starts, keys, offset = [], [], [], [], 0
     for roll in rolls:
         block = lead_in(is_on(roll).astype(np.uint8))
         blocks.append(block)
+        keys.append(key_memory(block))
         columns.append(np.arange(len(block)) - WINDOW)
         starts.append(offset + np.arange(len(block) - WINDOW))
         offset += len(block)
     if not blocks:
-        return Stream(np.zeros((0, PITCHES), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64), resolution)
+        return Stream(np.zeros((0, PITCHES), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                      np.zeros((0, PITCH_CLASSES), np.float32), resolution)
     return Stream(np.concatenate(blocks), np.concatenate(columns).astype(np.int64),
-                  np.concatenate(starts).astype(np.int64), resolution)
+                  np.concatenate(starts).astype(np.int64), np.concatenate(keys), resolution)
 
 
 def pieces_stream(pieces: Mapping[str, tuple[np.ndarray, float]], names: Iterable[str]) -> Stream:
@@ -196,8 +201,9 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
     """Batches of (network inputs, next columns) as float32, gathered from the rolls on the fly.
 
     The inputs are the window alone, or for networks that read more a dict
-    of ``inputs``: "window", "beat" (the next column's place in the bar) and
-    "column" (the next column itself, fed to a NADE head: teacher forcing).
+    of ``inputs``: "window", "beat" (the next column's place in the bar), "key"
+    (the pitch-class shares of the piece so far) and "column" (the next
+    column itself, fed to a NADE head: teacher forcing).
     With ``shuffle`` the order of windows is reshuffled every epoch from
     ``seed``; with ``transpose`` K each window is shifted by a random number
     of semitones in [-K, K], limited so every note stays in 21..126. Both are
@@ -207,6 +213,7 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
 
     frames = tf.constant(source.frames)
     beats = tf.constant(beat_features(source.columns, source.resolution)) if "beat" in inputs else None
+    keys = tf.constant(source.keys) if "key" in inputs else None
     steps = tf.range(WINDOW + 1, dtype=tf.int64)
     data = tf.data.Dataset.from_tensor_slices(source.starts)
     if shuffle:
@@ -217,10 +224,12 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
 
     def gather(starts, noise=None):
         block = tf.cast(tf.gather(frames, starts[:, None] + steps), tf.float32)  # (batch, WINDOW + 1, PITCHES)
+        shift = tf.zeros_like(starts)
         if noise is not None:
-            block = shift_pitches(block, noise, transpose)
+            block, shift = shift_pitches(block, noise, transpose)
         target = block[:, WINDOW]
         given = {"window": lambda: block[:, :WINDOW], "beat": lambda: tf.gather(beats, starts + WINDOW),
+                 "key": lambda: shift_key(tf.gather(keys, starts + WINDOW), shift),
                  "column": lambda: target}  # only what the network reads is gathered
         return (block[:, :WINDOW] if inputs == ("window",) else {name: given[name]() for name in inputs}), target
 
@@ -230,8 +239,11 @@ def dataset(source: Stream, batch_size: int, shuffle: bool = False, seed: int = 
     return data.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def shift_pitches(block: "tf.Tensor", noise: "tf.Tensor", limit: int) -> "tf.Tensor":
-    """Transpose each window (batch, steps, PITCHES) by a shift drawn from ``noise``, within ±limit and the range."""
+def shift_pitches(block: "tf.Tensor", noise: "tf.Tensor", limit: int) -> tuple["tf.Tensor", "tf.Tensor"]:
+    """Transpose each window (batch, steps, PITCHES) by a shift drawn from ``noise``, within ±limit and the range.
+
+    Returns the moved windows and each one's shift in semitones.
+    """
     import tensorflow as tf
 
     limit = tf.constant(limit, tf.int64)
@@ -245,7 +257,15 @@ def shift_pitches(block: "tf.Tensor", noise: "tf.Tensor", limit: int) -> "tf.Ten
     source = rows[None, :] - shift[:, None]  # the row each new row is read from
     inside = (source >= 0) & (source < PITCHES)
     moved = tf.gather(block, tf.clip_by_value(source, 0, PITCHES - 1), axis=2, batch_dims=1)
-    return moved * tf.cast(inside, block.dtype)[:, None, :]
+    return moved * tf.cast(inside, block.dtype)[:, None, :], shift
+
+
+def shift_key(key: "tf.Tensor", shift: "tf.Tensor") -> "tf.Tensor":
+    """Pitch-class shares (batch, 12) moved with their windows: class c takes the share of class c - shift."""
+    import tensorflow as tf
+
+    classes = tf.range(PITCH_CLASSES, dtype=tf.int64)[None, :] - tf.cast(shift, tf.int64)[:, None]
+    return tf.gather(key, tf.math.floormod(classes, PITCH_CLASSES), axis=1, batch_dims=1)
 
 
 def summary(pieces: Mapping[str, tuple[np.ndarray, float]], train: list[str], held_out: list[str],

@@ -30,6 +30,7 @@ import numpy as np
 
 from pianoroll import metrics
 from pianoroll import roll as rolls
+from pianoroll.roll import PITCH_CLASS_OF_ROW, PITCH_CLASSES, ROW_IN_CLASS
 
 # Lower edges, in beats, of the note-length histogram; the last bin is open
 # (>= 8 beats). A note of exactly an edge falls in the bin it opens, so at a
@@ -40,9 +41,6 @@ NOTE_LENGTH_BINS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 NOTE_LENGTH_LABELS: tuple[str, ...] = ("<1/2", "1/2-1", "1-2", "2-4", "4-8", ">=8")
 _EDGE_SLACK = 1e-9  # beats: a length of n * resolution is not pushed below an edge by float noise
 
-PITCH_CLASSES = 12
-PITCH_CLASS_OF_ROW = (np.arange(rolls.PITCHES) + rolls.LOWEST_PITCH) % PITCH_CLASSES  # (PITCHES,)
-ROW_IN_CLASS = (PITCH_CLASS_OF_ROW[:, None] == np.arange(PITCH_CLASSES)).astype(np.int32)  # (PITCHES, 12) one-hot
 
 # Chord templates as semitones above the root; each is tried on all 12 roots.
 CHORD_TEMPLATES: dict[str, tuple[int, ...]] = {

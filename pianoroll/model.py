@@ -13,7 +13,9 @@ what a probability is conditioned on:
   The product of those conditionals is the probability of the whole column,
   so a chord is chosen as a chord. In training the true column is fed in
   (teacher forcing) and the summed binary cross-entropy is the exact NLL.
-  The network also reads where the column falls in the bar (``BEAT_LEVELS``).
+  The network also reads where the column falls in the bar (``BEAT_LEVELS``)
+  and the pitch-class shares of the piece so far (``roll.key_memory``): the
+  key it set out in, which a 9-column window cannot see.
 
 The seed network keeps the seed's own (batch, 1, WINDOW, PITCHES) input by
 reshaping first, which adds no parameters.
@@ -28,14 +30,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pianoroll.roll import BEAT_LEVELS, PITCHES, WINDOW
+from pianoroll.roll import BEAT_LEVELS, PITCH_CLASSES, PITCHES, WINDOW
 
 if TYPE_CHECKING:  # Keras is imported where a network is built, so that importing this module stays cheap
     import keras
 
 NOTES_PER_COLUMN = 4  # a chorale column holds about four sounding pitches: where the outputs start
 HEADS = ("independent", "nade")
-INPUTS = ("window", "beat", "column")  # the names of a network's inputs, in this order
+INPUTS = ("window", "beat", "key", "column")  # the names of a network's inputs, in this order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,7 @@ class ModelConfig:
     lstm_units: int = 128
     nade_units: int = 128  # the NADE's hidden layer, shared by all pitches of a column
     beat: bool = True  # read the next column's place in the bar (BEAT_LEVELS)
+    key: bool = False  # read the pitch-class shares of the piece so far (roll.key_memory)
     dropout: float = 0.2
     learning_rate: float = 3e-3
     batch_size: int = 128
@@ -62,17 +65,17 @@ class ModelConfig:
     steps_per_epoch: int = 0  # batches an epoch holds when it stops short of all windows (0: every window once)
 
     def inputs(self) -> tuple[str, ...]:
-        """The inputs the network reads: the window, and for ours the beat and the teacher-forced column."""
+        """The inputs the network reads: the window, and for ours the beat, the key and the teacher-forced column."""
         if self.arch == "seed":
             return ("window",)
-        return tuple(name for name, used in zip(INPUTS, (True, self.beat, self.head == "nade")) if used)
+        return tuple(name for name, used in zip(INPUTS, (True, self.beat, self.key, self.head == "nade")) if used)
 
 
 PRESETS = {
     "seed": ModelConfig(arch="seed", head="independent", loss="mse", batch_size=32, dropout=0.0,
                         learning_rate=1e-3, beat=False),
     "independent": ModelConfig(arch="independent", head="independent", loss="mse", beat=False),  # before the NADE head
-    "convlstm": ModelConfig(epochs=8),  # measured: reports/experiments.md; 8 epochs take about 5 minutes
+    "convlstm": ModelConfig(epochs=8, key=True),  # measured: reports/experiments.md; 8 epochs take about 5 minutes
     # the seed systems that read events (``event_networks``, docs/seeds.md): each seed's sizes, loss and optimiser
     "tokens": ModelConfig(arch="tokens", head="independent", loss="cce", lstm_units=512, dropout=0.3, beat=False,
                           optimizer="rmsprop", learning_rate=1e-3, batch_size=128, events=100, epochs=2,
@@ -127,7 +130,7 @@ def convlstm_network(config: ModelConfig) -> "keras.Model":
     column then squeezes the (pitch × filter) features to ``projection``
     numbers, which keeps the LSTM's input small enough to train in minutes
     on two CPU cores; the LSTM reads how those features move over time. Its
-    last output, with the beat, is the context the head predicts from.
+    last output, with the beat and the key, is the context the head predicts from.
     Output biases start at the odds of a typical column rather than at 0.5.
     """
     import keras
@@ -142,11 +145,11 @@ def convlstm_network(config: ModelConfig) -> "keras.Model":
     x = layers.TimeDistributed(layers.Dense(config.projection, activation="relu"), name="projection")(x)
     x = layers.Dropout(config.dropout)(x)
     context = layers.LSTM(config.lstm_units, name="lstm")(x)
-    inputs = [window]
-    if config.beat:
-        beat = keras.Input((len(BEAT_LEVELS),), name="beat")
-        inputs.append(beat)
-        context = layers.Concatenate(name="context")([context, beat])
+    widths = {"beat": len(BEAT_LEVELS), "key": PITCH_CLASSES}
+    extras = [keras.Input((widths[name],), name=name) for name in config.inputs() if name in widths]
+    inputs = [window, *extras]
+    if extras:
+        context = layers.Concatenate(name="context")([context, *extras])
     context = layers.Dropout(config.dropout)(context)
     start = keras.initializers.Constant(prior_logit())
     if config.head == "independent":

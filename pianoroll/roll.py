@@ -145,3 +145,29 @@ def beat_features(columns: np.ndarray, resolution: float) -> np.ndarray:
     beats = np.asarray(columns, dtype=np.float64)[:, None] * resolution
     ratio = beats / np.asarray(BEAT_LEVELS)[None, :]
     return (np.abs(ratio - np.round(ratio)) < 1e-6).astype(np.float32)
+
+
+PITCH_CLASSES = 12
+PITCH_CLASS_OF_ROW = (np.arange(PITCHES) + LOWEST_PITCH) % PITCH_CLASSES  # (PITCHES,), C = 0
+ROW_IN_CLASS = (PITCH_CLASS_OF_ROW[:, None] == np.arange(PITCH_CLASSES)).astype(np.int32)  # (PITCHES, 12) one-hot
+
+
+def pitch_class_counts(frames: np.ndarray) -> np.ndarray:
+    """(n, 12): how many sounding cells of each pitch class (C first) each column holds."""
+    return (np.asarray(frames) > 0.5).astype(np.float32) @ ROW_IN_CLASS.astype(np.float32)
+
+
+def key_shares(counts: np.ndarray) -> np.ndarray:
+    """Pitch-class counts (n, 12) as shares of their total: the piece's key so far; zeros before any note."""
+    counts = np.asarray(counts, np.float32)
+    return counts / np.maximum(counts.sum(axis=-1, keepdims=True), 1.0)
+
+
+def key_memory(frames: np.ndarray) -> np.ndarray:
+    """(n, 12): before each column, the pitch-class shares of every note sounded since the piece began.
+
+    A 9-column window cannot tell which key a piece set out in; this can, and
+    it changes slowly, so a network that reads it can learn to come home.
+    """
+    counts = pitch_class_counts(frames)
+    return key_shares(np.cumsum(counts, axis=0) - counts)

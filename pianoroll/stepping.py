@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pianoroll.roll import PITCHES, WINDOW, beat_features
+from pianoroll.roll import PITCH_CLASSES, PITCHES, WINDOW, beat_features, key_shares, pitch_class_counts
 
 Rule = Callable[[np.ndarray], np.ndarray]  # (count, PITCHES) probabilities → (count, PITCHES) decisions, pitch by pitch
 
@@ -38,9 +38,13 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class ColumnNetwork:
-    """Our network in numpy, from ``model.export_weights``: the column encoder, the LSTM, and the head."""
+    """Our network in numpy, from ``model.export_weights``: the column encoder, the LSTM, and the head.
 
-    def __init__(self, weights: dict[str, np.ndarray], resolution: float):
+    ``inputs`` names what the network reads besides the window (``ModelConfig.inputs``):
+    the beat and the key are appended to the LSTM's output in that order.
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray], resolution: float, inputs: tuple[str, ...]):
         self.weights = {name: np.asarray(value, np.float32) for name, value in weights.items()}
         self.resolution = resolution
         self.convs = sorted((name[:-len("_kernel")] for name in self.weights
@@ -48,8 +52,7 @@ class ColumnNetwork:
                             key=lambda name: int(name[len("conv"):]))  # conv0, conv1, … conv10 in order
         self.units = self.weights["lstm_recurrent"].shape[0]
         self.nade = "nade_w" in self.weights
-        context_width = (self.weights["hidden_kernel"] if self.nade else self.weights["output_kernel"]).shape[0]
-        self.beat = context_width > self.units
+        self.beat, self.key = "beat" in inputs, "key" in inputs
 
     def project(self, columns: np.ndarray) -> np.ndarray:
         """(count, PITCHES) columns → (count, 4 × units): the convolutions, the projection, the LSTM's input kernel."""
@@ -65,8 +68,11 @@ class ColumnNetwork:
         hidden = np.maximum(flat @ self.weights["projection_kernel"] + self.weights["projection_bias"], 0)
         return hidden @ self.weights["lstm_kernel"]
 
-    def context(self, projections: np.ndarray, next_columns: np.ndarray) -> np.ndarray:
-        """The LSTM over (count, WINDOW, 4 × units) projections from zero state, with the next column's beat."""
+    def context(self, projections: np.ndarray, next_columns: np.ndarray, key: np.ndarray) -> np.ndarray:
+        """The LSTM over (count, WINDOW, 4 × units) projections from zero state, with the next column's beat and the key.
+
+        ``key`` holds the pitch-class shares of each piece before the next column (``roll.key_memory``).
+        """
         count = projections.shape[0]
         h = np.zeros((count, self.units), np.float32)
         c = h
@@ -75,19 +81,20 @@ class ColumnNetwork:
             z_i, z_f, z_c, z_o = np.split(z, 4, axis=1)
             c = sigmoid(z_f) * c + sigmoid(z_i) * np.tanh(z_c)
             h = sigmoid(z_o) * np.tanh(c)
-        if self.beat:
-            h = np.concatenate([h, beat_features(next_columns, self.resolution)], axis=1)
-        return h
+        extras = [beat_features(next_columns, self.resolution)] if self.beat else []
+        extras += [np.asarray(key, np.float32)] if self.key else []
+        return np.concatenate([h, *extras], axis=1)
 
     def biases(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A NADE head's hidden bias (count, units) and output bias (count, PITCHES) for each context."""
         w = self.weights
         return context @ w["hidden_kernel"] + w["hidden_bias"], context @ w["bias_kernel"] + w["bias_bias"]
 
-    def probabilities(self, window: np.ndarray, next_columns: np.ndarray, column: np.ndarray) -> np.ndarray:
+    def probabilities(self, window: np.ndarray, next_columns: np.ndarray, key: np.ndarray,
+                      column: np.ndarray) -> np.ndarray:
         """(count, PITCHES): the network's output for windows and, for a NADE, the given next column."""
         projections = np.stack([self.project(window[:, t]) for t in range(WINDOW)], axis=1)
-        context = self.context(projections, next_columns)
+        context = self.context(projections, next_columns, key)
         if not self.nade:
             return sigmoid(context @ self.weights["output_kernel"] + self.weights["output_bias"])
         hidden_bias, output_bias = self.biases(context)
@@ -144,7 +151,8 @@ class Steps:
 
     projections: np.ndarray  # (count, WINDOW, 4 × units)
     next_columns: np.ndarray  # (count,) the next column's index in its piece, for the beat
-    context: np.ndarray  # (count, units [+ beat]): what the head reads; a column drawn again reuses it
+    pitch_classes: np.ndarray  # (count, 12) sounding cells of each pitch class so far, for the key
+    context: np.ndarray  # (count, units [+ beat] [+ key]): what the head reads; a column drawn again reuses it
 
 
 class NumpyStep:
@@ -155,17 +163,19 @@ class NumpyStep:
 
     def start(self, window: np.ndarray, next_columns: np.ndarray) -> Steps:
         projections = np.stack([self.network.project(window[:, t]) for t in range(WINDOW)], axis=1)
-        return self.steps(projections, np.asarray(next_columns, np.int64))
+        counts = pitch_class_counts(window.reshape(-1, PITCHES)).reshape(len(window), WINDOW, PITCH_CLASSES)
+        return self.steps(projections, np.asarray(next_columns, np.int64), counts.sum(axis=1))
 
     def decide(self, steps: Steps, rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.network.decide(steps.context, rule, most)
 
     def advance(self, steps: Steps, columns: np.ndarray) -> Steps:
         projections = np.concatenate([steps.projections[:, 1:], self.network.project(columns)[:, None]], axis=1)
-        return self.steps(projections, steps.next_columns + 1)
+        return self.steps(projections, steps.next_columns + 1, steps.pitch_classes + pitch_class_counts(columns))
 
-    def steps(self, projections: np.ndarray, next_columns: np.ndarray) -> Steps:
-        return Steps(projections, next_columns, self.network.context(projections, next_columns))
+    def steps(self, projections: np.ndarray, next_columns: np.ndarray, pitch_classes: np.ndarray) -> Steps:
+        context = self.network.context(projections, next_columns, key_shares(pitch_classes))
+        return Steps(projections, next_columns, pitch_classes, context)
 
 
 AGREEMENT = 1e-5  # the most a numpy probability may differ from Keras's

@@ -261,8 +261,9 @@ def numpy_weights(network: keras.Model, held_out: dataset.Stream, config: ModelC
     given = sample.inputs(config.inputs())
     expected = network.predict(given, verbose=0) if sample.windows else np.zeros((0, 1))
     columns = sample.columns[sample.starts + WINDOW]
-    ours = stepping.ColumnNetwork(weights, resolution).probabilities(
-        given["window"], columns, given.get("column", np.zeros_like(given["window"][:, 0])))
+    none = np.zeros((sample.windows, 0), np.float32)  # for an input the network does not read
+    ours = stepping.ColumnNetwork(weights, resolution, config.inputs()).probabilities(
+        given["window"], columns, given.get("key", none), given.get("column", none))
     difference = float(np.max(np.abs(ours - expected), initial=0.0))
     return (weights if difference <= stepping.AGREEMENT else None), difference
 

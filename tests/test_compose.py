@@ -21,7 +21,7 @@ from pianoroll import roll as rolls
 from pianoroll.bench.seed_compose import seed_loop
 from pianoroll.commands import compose as command
 from pianoroll.compose import Settings
-from pianoroll.roll import LOWEST_PITCH, PITCHES, WINDOW
+from pianoroll.roll import PITCHES, WINDOW
 
 PIECE_COLUMNS = 60
 TRAIN, HELD_OUT = ["alpha", "beta"], ["gamma"]
@@ -119,10 +119,12 @@ def test_seed_vanish_gives_the_seeds_columns(independent_dir, primer):
 
 
 def conditionals(step, primer: np.ndarray, song: np.ndarray) -> np.ndarray:
-    """For every composed column, each pitch's probability given the window and the pitches below it as decided."""
+    """For every composed column, each pitch's probability given the window, the key since the primer began and the
+    pitches below it as decided."""
     frames = np.concatenate([primer, song])
     windows = np.stack([frames[i:i + WINDOW] for i in range(len(song))])
-    return step.network.probabilities(windows, WINDOW + np.arange(len(song)), song)
+    keys = rolls.key_memory(frames)[WINDOW:]
+    return step.network.probabilities(windows, WINDOW + np.arange(len(song)), keys, song)
 
 
 def test_threshold_decides_pitch_by_pitch_and_stops_at_the_cap(step, primer):
@@ -266,30 +268,6 @@ def test_a_change_keeps_its_whole_chance_on_every_column_of_a_coarser_grid():
 
 
 C_MAJOR_TRIAD = [60, 64, 67]
-
-
-def test_vanish_starts_pitches_of_the_key_the_piece_has_sounded():
-    count = 2
-    vanish = decider("vanish", count, vanish=0.65, vanish_inc=1.0)  # unsteered: a start needs p' >= 0.35
-    triad = np.zeros((count, PITCHES), bool)
-    triad[:, [pitch - LOWEST_PITCH for pitch in C_MAJOR_TRIAD]] = True
-    for _ in range(64):
-        vanish.record(triad)
-    probs = np.full((count, PITCHES), 0.33, np.float32)  # just short of starting, for every pitch
-    on = vanish.rule(np.zeros((count, PITCHES), bool), np.full(count, 16))(probs)
-    started = {(pitch + LOWEST_PITCH) % 12 for pitch in np.flatnonzero(on[0])}
-    assert started == {0, 4, 7}, "C, E and G lean over the threshold; no other pitch class does"
-    assert on[1].tolist() == on[0].tolist()
-
-
-def test_vanish_takes_its_first_key_from_the_primer():
-    vanish = decider("vanish", 1)
-    window = np.zeros((1, WINDOW, PITCHES), np.float32)
-    window[0, :, [62 - LOWEST_PITCH, 66 - LOWEST_PITCH, 69 - LOWEST_PITCH]] = 1  # D major
-    vanish.start(window)
-    lean = vanish.key_lean()[0]
-    assert lean[62 - LOWEST_PITCH] > 0 > lean[60 - LOWEST_PITCH], "D leans in, C leans out"
-    assert lean[62 - LOWEST_PITCH] == pytest.approx(lean[74 - LOWEST_PITCH]), "every octave alike"
 
 
 def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_go():

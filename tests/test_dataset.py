@@ -154,7 +154,7 @@ def test_each_window_comes_with_the_beat_and_the_true_next_column():
     source = dataset.stream(rolls, resolution=0.25)
     assert source.resolution == 0.25
     np.testing.assert_array_equal(source.columns, np.concatenate([np.arange(-WINDOW, len(r)) for r in rolls]))
-    names = ("window", "beat", "column")
+    names = ("window", "beat", "key", "column")
     given = source.inputs(names)
     x, y = (np.concatenate(parts) for parts in zip(*[dataset.piece_windows(r) for r in rolls]))
     np.testing.assert_array_equal(given["window"], x)
@@ -166,6 +166,8 @@ def test_each_window_comes_with_the_beat_and_the_true_next_column():
     assert first[[0, 1, 2, 4, 8, 16]].tolist() == [[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0],
                                                    [1, 1, 1, 0], [1, 1, 1, 1]]
     assert given["beat"][len(rolls[0])].tolist() == [1, 1, 1, 1]
+    # the key: each piece's pitch-class shares before the column, counted afresh for each piece
+    np.testing.assert_allclose(given["key"], np.concatenate([roll.key_memory(roll.as_frames(r)) for r in rolls]))
 
     streamed, targets = dict_batches(dataset.dataset(source, 16, inputs=names))
     assert set(streamed) == set(names)
@@ -175,14 +177,21 @@ def test_each_window_comes_with_the_beat_and_the_true_next_column():
     assert set(dict_batches(dataset.dataset(source, 16, inputs=("window", "beat")))[0]) == {"window", "beat"}
 
 
-def test_a_transposed_window_keeps_its_beat_and_its_column_is_its_target():
+def test_a_transposed_window_keeps_its_beat_and_its_column_is_its_target_and_its_key_moves_with_it():
     source = dataset.stream([piece(i) for i in range(2)], resolution=0.25)
-    names = ("window", "beat", "column")
+    names = ("window", "beat", "key", "column")
     plain, _ = dict_batches(dataset.dataset(source, 50, inputs=names))
     moved, targets = dict_batches(dataset.dataset(source, 50, transpose=3, seed=1, inputs=names))
     np.testing.assert_array_equal(moved["column"], targets)
     np.testing.assert_array_equal(moved["beat"], plain["beat"])
     assert not np.array_equal(moved["window"], plain["window"])
+    shifted = 0
+    for before, after, key_before, key_after in zip(plain["window"], moved["window"], plain["key"], moved["key"]):
+        if before.any():
+            shift = int(np.flatnonzero(after.any(0))[0] - np.flatnonzero(before.any(0))[0])
+            np.testing.assert_array_equal(np.roll(key_before, shift), key_after)  # C's share becomes C♯'s, …
+            shifted += shift != 0 and key_before.any()
+    assert shifted > 10
 
 
 def test_a_resolution_is_carried_from_the_pieces_to_the_stream(tmp_path):

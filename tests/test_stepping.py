@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pianoroll import model, stepping
-from pianoroll.roll import PITCHES, WINDOW, beat_features
+from pianoroll.roll import PITCHES, WINDOW, beat_features, key_memory, key_shares, pitch_class_counts
 
 
 def network(preset: str, **changes):
@@ -44,12 +44,18 @@ def tiny(preset: str, **changes) -> model.ModelConfig:
                                **changes)
 
 
+def window_key(window: np.ndarray) -> np.ndarray:
+    """The key a composition primed with these windows starts from: the pitch-class shares of the window."""
+    return key_shares(pitch_class_counts(window.reshape(-1, PITCHES)).reshape(len(window), WINDOW, -1).sum(axis=1))
+
+
 def keras_inputs(config: model.ModelConfig, window: np.ndarray, next_columns: np.ndarray, column: np.ndarray) -> dict:
-    given = {"window": window, "beat": beat_features(next_columns, 0.25), "column": column}
+    given = {"window": window, "beat": beat_features(next_columns, 0.25), "key": window_key(window), "column": column}
     return {name: given[name] for name in config.inputs()}
 
 
 @pytest.mark.parametrize("preset, changes", [("convlstm", {}), ("convlstm", {"beat": False, "conv_layers": 2}),
+                                             ("convlstm", {"key": not model.PRESETS["convlstm"].key}),
                                              ("independent", {})])
 def test_the_numpy_network_gives_keras_probabilities(preset, changes):
     import keras
@@ -61,7 +67,8 @@ def test_the_numpy_network_gives_keras_probabilities(preset, changes):
     window = np.stack([columns(rng, 6) for _ in range(WINDOW)], axis=1)
     next_columns, column = rng.integers(0, 64, 6), columns(rng, 6)
     expected = np.asarray(net(keras_inputs(config, window, next_columns, column), training=False))
-    ours = stepping.ColumnNetwork(model.export_weights(net), 0.25).probabilities(window, next_columns, column)
+    ours = stepping.ColumnNetwork(model.export_weights(net), 0.25, config.inputs()).probabilities(
+        window, next_columns, window_key(window), column)
     assert np.max(np.abs(ours - expected)) <= stepping.AGREEMENT
 
 
@@ -69,7 +76,8 @@ def test_nade_decides_each_pitch_given_the_ones_below_as_a_pitch_by_pitch_loop_w
     import keras
 
     keras.utils.set_random_seed(3)
-    network = stepping.ColumnNetwork(model.export_weights(model.build(tiny("convlstm"))), 0.25)
+    config = tiny("convlstm", key=True)
+    network = stepping.ColumnNetwork(model.export_weights(model.build(config)), 0.25, config.inputs())
     rng = np.random.default_rng(1)
     window = np.stack([columns(rng, 5) for _ in range(WINDOW)], axis=1)
     next_columns = np.arange(5)
@@ -78,7 +86,27 @@ def test_nade_decides_each_pitch_given_the_ones_below_as_a_pitch_by_pitch_loop_w
     decided, probs = step.decide(step.start(window, next_columns), lambda p: draws < p)
     slow = np.zeros((5, PITCHES), np.float32)
     for pitch in range(PITCHES):  # one pitch at a time, each given the decisions below it
-        p = network.probabilities(window, next_columns, slow)[:, pitch]
+        p = network.probabilities(window, next_columns, window_key(window), slow)[:, pitch]
         slow[:, pitch] = draws[:, pitch] < p
         assert np.allclose(probs[:, pitch], p, atol=1e-6)
     assert np.array_equal(decided, slow > 0.5) and 5 < decided.sum() < 5 * PITCHES
+
+
+def test_the_key_counts_every_column_since_the_primer_as_training_does():
+    import keras
+
+    keras.utils.set_random_seed(4)
+    config = tiny("convlstm", key=True)
+    net = model.build(config)
+    step = stepping.NumpyStep(stepping.ColumnNetwork(model.export_weights(net), 0.25, config.inputs()))
+    rng = np.random.default_rng(2)
+    piece = np.stack([columns(rng, 2) for _ in range(WINDOW + 12)], axis=1)  # (2 pieces, columns, PITCHES)
+    state = step.start(piece[:, :WINDOW], np.array([WINDOW, WINDOW]))
+    for t in range(WINDOW, piece.shape[1]):
+        state = step.advance(state, piece[:, t])
+    _, probs = step.decide(state, lambda p: p > 2)  # nothing turned on: each pitch given an empty column below
+    key = np.stack([key_memory(np.vstack([frames, np.zeros((1, PITCHES))]))[-1] for frames in piece])
+    assert np.allclose(key.sum(axis=1), 1) and key.std() > 0
+    given = {"window": piece[:, -WINDOW:], "beat": beat_features(np.full(2, piece.shape[1]), 0.25), "key": key,
+             "column": np.zeros((2, PITCHES), np.float32)}
+    assert np.max(np.abs(probs - np.asarray(net(given, training=False)))) <= stepping.AGREEMENT
