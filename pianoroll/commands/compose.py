@@ -4,10 +4,11 @@ Each piece starts from a primer window (by default a random window of the
 bundle's training pieces, chosen by --seed), then the model is stepped one
 column at a time, each column decided pitch by pitch, lowest first.
 --mode vanish (the default): a pitch that is not sounding starts when
-p + v >= 1 (p leaning towards the piece's recent pitch classes), and a
-sounding pitch goes on with probability p while the window shows its start,
-then with √(p × the training notes' chance of going on); starts and ends
-keep to the beat, and a beat that repeats the last column is drawn again.
+p + v >= 1, and a sounding pitch goes on with probability p while the
+window shows its start, then with √(p × the training notes' chance of going
+on); starts and ends keep to the beat, and a beat that repeats the last
+column is drawn again. The default network keeps the piece in its key: it
+reads the pitch classes of every column since the primer began.
 v starts at --vanish and is multiplied by --vanish-inc after every column
 while the piece is sparser than the training music over the last bar
 (divided while it is denser). --mode seed-vanish is the seed's rule exactly
