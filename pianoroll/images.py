@@ -24,12 +24,12 @@ import contextlib
 import dataclasses
 import fcntl
 import multiprocessing
-import multiprocessing.connection
 import os
 import re
 import time
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -423,7 +423,7 @@ def in_parallel(work: Callable[[Item], Result], items: Sequence[Item], jobs: int
             worker.join()
 
 
-def _next_item(taken, count: int) -> int | None:
+def _next_item(taken: Any, count: int) -> int | None:
     """The index of the next item nobody has taken, by the counter ``in_parallel``'s processes share."""
     with taken.get_lock():
         index = taken.value
@@ -431,10 +431,10 @@ def _next_item(taken, count: int) -> int | None:
     return index if index < count else None
 
 
-def _results(pipes: list, timeout: float | None) -> Iterator[Result]:
+def _results(pipes: list[Connection], timeout: float | None) -> Iterator[Result]:
     """Workers' results waiting on ``pipes`` (all of them until every pipe ends, for timeout None); ended pipes are dropped."""
     while pipes:
-        ready = multiprocessing.connection.wait(pipes, timeout)
+        ready = wait(pipes, timeout)
         if not ready:
             return
         for pipe in ready:
@@ -448,7 +448,7 @@ def _results(pipes: list, timeout: float | None) -> Iterator[Result]:
             yield result
 
 
-def _take_items(work: Callable[[Item], Result], items: Sequence[Item], taken, send) -> None:
+def _take_items(work: Callable[[Item], Result], items: Sequence[Item], taken: Any, send: Connection) -> None:
     """One worker of ``in_parallel``: the next item by the shared counter until none is left, each result sent."""
     try:
         while (index := _next_item(taken, len(items))) is not None:

@@ -153,7 +153,7 @@ ROW_IN_CLASS = (PITCH_CLASS_OF_ROW[:, None] == np.arange(PITCH_CLASSES)).astype(
 
 
 def pitch_class_counts(frames: np.ndarray) -> np.ndarray:
-    """(n, 12): how many sounding cells of each pitch class (C first) each column holds."""
+    """(…, 12): how many sounding cells of each pitch class (C first) each (…, PITCHES) column holds."""
     return (np.asarray(frames) > 0.5).astype(np.float32) @ ROW_IN_CLASS.astype(np.float32)
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pianoroll.roll import PITCH_CLASSES, PITCHES, WINDOW, beat_features, key_shares, pitch_class_counts
+from pianoroll.roll import PITCHES, WINDOW, beat_features, key_shares, pitch_class_counts
 
 Rule = Callable[[np.ndarray], np.ndarray]  # (count, PITCHES) probabilities → (count, PITCHES) decisions, pitch by pitch
 
@@ -163,8 +163,7 @@ class NumpyStep:
 
     def start(self, window: np.ndarray, next_columns: np.ndarray) -> Steps:
         projections = np.stack([self.network.project(window[:, t]) for t in range(WINDOW)], axis=1)
-        counts = pitch_class_counts(window.reshape(-1, PITCHES)).reshape(len(window), WINDOW, PITCH_CLASSES)
-        return self.steps(projections, np.asarray(next_columns, np.int64), counts.sum(axis=1))
+        return self.steps(projections, np.asarray(next_columns, np.int64), pitch_class_counts(window).sum(axis=1))
 
     def decide(self, steps: Steps, rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.network.decide(steps.context, rule, most)

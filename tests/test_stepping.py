@@ -46,7 +46,7 @@ def tiny(preset: str, **changes) -> model.ModelConfig:
 
 def window_key(window: np.ndarray) -> np.ndarray:
     """The key a composition primed with these windows starts from: the pitch-class shares of the window."""
-    return key_shares(pitch_class_counts(window.reshape(-1, PITCHES)).reshape(len(window), WINDOW, -1).sum(axis=1))
+    return key_shares(pitch_class_counts(window).sum(axis=1))
 
 
 def keras_inputs(config: model.ModelConfig, window: np.ndarray, next_columns: np.ndarray, column: np.ndarray) -> dict:

@@ -132,7 +132,7 @@ def test_the_default_network_writes_weights_that_step_in_numpy_as_keras_predicts
     next_columns = np.array([10 + WINDOW, 20 + WINDOW])
     draws = np.random.default_rng(0).random((2, roll.PITCHES)) * 0.05  # low: a few notes from a one-epoch network
     decided, probs = step.decide(step.start(window, next_columns), lambda p: draws < p)
-    key = roll.key_shares(roll.pitch_class_counts(window.reshape(-1, roll.PITCHES)).reshape(2, WINDOW, -1).sum(1))
+    key = roll.key_shares(roll.pitch_class_counts(window).sum(axis=1))
     given = {"window": window, "beat": roll.beat_features(next_columns, 0.25), "key": key,
              "column": decided.astype(np.float32)}
     given = {name: given[name] for name in config.model.inputs()}
