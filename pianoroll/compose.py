@@ -41,6 +41,7 @@ import threadpoolctl
 from pianoroll import PianorollError, pages, stepping
 from pianoroll import roll as rolls
 from pianoroll.bundle import BundleConfig
+from pianoroll.measures import THIN_SHARE
 from pianoroll.roll import PITCHES, WINDOW
 
 MODES = ("vanish", "seed-vanish", "threshold", "sample")
@@ -166,6 +167,10 @@ class Decider:
         """(count,) bool: the pieces whose decided column is drawn once more (by a fresh ``rule``); none by default."""
         return np.zeros(self.count, bool)
 
+    def most(self, sounding: np.ndarray) -> np.ndarray | None:
+        """(count,): the most notes each piece's next column may hold after ``sounding``; None (no cap) by default."""
+        return None
+
     def record(self, column: np.ndarray) -> None:
         """Called with every decided (count, PITCHES) column."""
 
@@ -225,7 +230,15 @@ class Vanish(Decider):
       is drawn once more (``again``): the chorales change on 92% of their
       beats and 56% of their off-beat eighths, and drawn once this rule
       changed on 87% and 46% — all the voices held on together too often;
-    - a note as long as the longest note of the training music ends.
+    - a note as long as the longest note of the training music ends;
+    - after a thin column, one sounding n notes with 1 <= n <= THIN_SHARE·d
+      (d the training music's density), a start needs only p >= (1 - v)·n/d:
+      the voices are called back at once. A voice ends at random but a new
+      note starts only above the threshold, so now and then a voice goes
+      and nothing takes its place (of the voices lost where a piece thinned
+      out, 80% had p > 0.5 to go on); the network, seeing it gone, gives it
+      back too little for the offset to reach in time, and 40% of the
+      pieces of 424 columns had a bar or more of one or two voices.
 
     The key is the network's: the default network reads the pitch-class
     shares of the whole piece so far (``roll.key_memory``), so a piece comes
@@ -253,12 +266,33 @@ class Vanish(Decider):
         start_weight, end_weight = change_weights(columns, self.targets.resolution)
         cap = None if self.lasting is None else self.going_on(columns)
         start_at = 1 - self.offset
+        start_at = np.where(self.thin(sounding), start_at * sounding.sum(axis=1, keepdims=True) / self.targets.density,
+                            start_at)
 
         def decide(p: np.ndarray) -> np.ndarray:
             goes_on = np.where(young, p, p * p if cap is None else np.sqrt(p * cap))
             chance = np.where(sounding, 1 - end_weight * (1 - goes_on), start_weight * (p >= start_at))
             return (draws < chance) & allowed
         return decide
+
+    def thin(self, sounding: np.ndarray) -> np.ndarray:
+        """(count, 1) bool: whether each piece's column sounds 1 to THIN_SHARE·d notes, its last bar below d.
+
+        A silent column is not thin: a piece starting from silence, or
+        resting, starts as usual. Nor is one after a bar fuller than the
+        training music: there the offset is low, as it should be.
+        """
+        notes = sounding.sum(axis=1, keepdims=True)
+        return (notes >= 1) & (notes <= THIN_SHARE * self.targets.density) & (self.density < self.targets.density)
+
+    def most(self, sounding: np.ndarray) -> np.ndarray:
+        """After a thin column, the voices come back up to the training music's usual number and no further.
+
+        A network unsure of its notes gives many pitches the lowered
+        threshold at once: an untrained one started clusters of 20 to 40.
+        """
+        voices = max(1, round(self.targets.density))
+        return np.where(self.thin(sounding)[:, 0], voices, PITCHES)
 
     def again(self, before: np.ndarray, column: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """A column on a beat or an eighth that only repeats the one before: drawn once more (and the new draw stands)."""
@@ -355,7 +389,13 @@ def generate(
 
 def decide_column(step: Any, state: Any, decider: Decider, before: np.ndarray, columns: np.ndarray,
                   most: int | None) -> np.ndarray:
-    """The next (count, PITCHES) column; the pieces the decider sends back draw theirs once more, and that draw stands."""
+    """The next (count, PITCHES) column; the pieces the decider sends back draw theirs once more, and that draw stands.
+
+    ``most`` (``--max-notes``) caps every column, the decider's ``most`` some.
+    """
+    capped = decider.most(before)
+    if capped is not None:
+        most = np.minimum(capped, PITCHES if most is None else most)
     column, _ = step.decide(state, decider.rule(before, columns), most)
     again = decider.again(before, column, columns)
     if again.any():

@@ -345,9 +345,9 @@ def goals_met(m: dict[str, Any]) -> str:
 
 def music_table(music: dict[str, dict[str, Any]]) -> list[str]:
     """A Markdown table of generated against held-out music: the mean of each measure, and how close to real."""
-    lines = ["| music | change share | longest note (beats) | density | polyphony | pitch range | chord share "
+    lines = ["| music | change share | longest note (beats) | density | polyphony | pitch range | chord share | thin "
              "| pitch-class TV | density ratio to real by quarter | within ±25% | classifier accuracy | goals met |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | :---: | ---: | ---: |"]
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | :---: | ---: | ---: |"]
     for name, m in music.items():
         f = m["features"]
         ratios = (" / ".join(figure(r) for r in m["density_ratio_by_quarter"])
@@ -355,7 +355,8 @@ def music_table(music: dict[str, dict[str, Any]]) -> list[str]:
         within = {True: "yes", False: "no"}.get(m.get("density_within_band"), "–")
         lines.append(f"| {name} | {figure(f['change_share'], 3)} | {figure(f['longest_note_beats'])} "
                      f"| {figure(f['density'])} | {figure(f['polyphony'])} | {figure(f['pitch_range'], 1)} "
-                     f"| {figure(f['chord_share'], 3)} | {figure(m.get('pitch_class_distance'), 3)} | {ratios} "
+                     f"| {figure(f['chord_share'], 3)} | {figure(m.get('thin_share'), 3)} "
+                     f"| {figure(m.get('pitch_class_distance'), 3)} | {ratios} "
                      f"| {within} | {figure(m.get('classifier_accuracy'))} | {goals_met(m)} |")
     return lines
 
@@ -388,8 +389,9 @@ MUSIC_NOTE = (
     "Every figure is the mean over pieces, each piece weighing the same. Change share: the share of "
     "columns that differ from the one before; longest note: each piece's longest note; density: sounding "
     "notes per column; polyphony: the same over non-empty columns only; pitch range in semitones; chord "
-    "share: of the sounding columns, the share whose pitch classes fit one triad or seventh chord; "
-    "pitch-class TV: the total-variation distance to the real pitch classes; classifier accuracy: how well a "
+    "share: of the sounding columns, the share whose pitch classes fit one triad or seventh chord; thin: the "
+    "share of columns in stretches of a bar or more sounding at most half a piece's usual notes (voices "
+    "dropped out; not read by the classifier); pitch-class TV: the total-variation distance to the real pitch classes; classifier accuracy: how well a "
     "cross-validated logistic regression on the pieces' measures tells composed from real pieces (0.5 = it "
     "cannot); goals met: the composed pieces that change column at least {changes:.0%} as often as the real "
     "music, hold no note longer than {longest} (the longest training note, or the longest real one for a "

@@ -498,7 +498,8 @@ class Piece:
                  + (f" ({pitch_name(int(stats['lowest_pitch']))}–{pitch_name(int(stats['highest_pitch']))})"
                     if stats.get("lowest_pitch") is not None and stats.get("highest_pitch") is not None else "")),
                 ("mean note", f"{_show(_number(m.get('mean_note_beats')))} beats"),
-                ("silent columns", _percent(_number(m.get("empty_share"))))]
+                ("silent columns", _percent(_number(m.get("empty_share")))),
+                ("in stretches of a bar or more with voices dropped out", _percent(_number(m.get("thin_share"))))]
         body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
         lengths = m.get("note_lengths")
         if lengths:

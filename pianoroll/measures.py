@@ -40,6 +40,8 @@ from pianoroll.roll import PITCH_CLASS_OF_ROW, PITCH_CLASSES, ROW_IN_CLASS
 NOTE_LENGTH_BINS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 NOTE_LENGTH_LABELS: tuple[str, ...] = ("<1/2", "1/2-1", "1-2", "2-4", "4-8", ">=8")
 _EDGE_SLACK = 1e-9  # beats: a length of n * resolution is not pushed below an edge by float noise
+THIN_SHARE = 0.5  # a column sounding at most this share of the usual number of notes is thin: voices dropped out
+THIN_BEATS = 4.0  # a 4/4 bar: a thin stretch at least this long counts in ``thin_share`` (a rest of a beat does not)
 
 
 # Chord templates as semitones above the root; each is tried on all 12 roots.
@@ -118,6 +120,7 @@ class PieceMeasures:
     pitch_classes: tuple[float, ...]  # (12,) share of sounding cells on each pitch class, C first; all 0 when silent
     pitch_class_entropy: float  # Shannon entropy of pitch_classes in bits (0..log2 12); 0 when silent
     chord_share: float  # of the sounding columns, the share whose pitch classes fit one chord template; 0 when silent
+    thin_share: float  # share of columns in stretches where voices dropped out (``thin_share``); 0 when silent
 
     def to_dict(self) -> dict:
         """Plain floats, ints and lists, ready for json."""
@@ -193,6 +196,7 @@ def piece_measures(frames: np.ndarray, resolution: float) -> PieceMeasures:
         pitch_classes=tuple(float(c) for c in classes),
         pitch_class_entropy=_entropy_bits(classes),
         chord_share=chord_share(on),
+        thin_share=thin_share(per_column, resolution),
     )
 
 
@@ -208,6 +212,23 @@ def _note_length_histogram(lengths: np.ndarray) -> tuple[float, ...]:
     bins = np.digitize(lengths + _EDGE_SLACK, NOTE_LENGTH_BINS) - 1
     counts = np.bincount(bins, minlength=len(NOTE_LENGTH_BINS)).astype(np.float64)
     return tuple(float(c) for c in (counts / counts.sum() if lengths.size else counts))
+
+
+def thin_share(per_column: np.ndarray, resolution: float) -> float:
+    """Share of columns in stretches of THIN_BEATS or more that sound at most THIN_SHARE of the piece's usual notes.
+
+    The usual number is the median over the columns where anything sounds.
+    A chorale keeps its four voices: a bar in which only one or two of them
+    sound is a hole in its texture that no mean density shows. 0 when silent.
+    """
+    counts = np.asarray(per_column)
+    if not counts.any():
+        return 0.0
+    thin = counts <= THIN_SHARE * np.median(counts[counts > 0])
+    edges = np.diff(np.concatenate([[0], thin.astype(np.int8), [0]]))
+    lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # the length of every thin stretch
+    shortest = max(1, round(THIN_BEATS / resolution))
+    return float(lengths[lengths >= shortest].sum() / counts.size)
 
 
 def _pitch_range(on: np.ndarray) -> int:
@@ -418,6 +439,7 @@ class SetSummary:
     density_by_quarter: tuple[float, float, float, float]  # mean density in each quarter, in sounding pitches per column
     pitch_classes: tuple[float, ...]  # (12,) mean pitch-class histogram, C first
     note_lengths: tuple[float, ...]  # (len(NOTE_LENGTH_BINS),) mean note-length histogram
+    thin_share: float  # mean ``PieceMeasures.thin_share``: not one of FEATURES, so the classifier does not read it
 
     def to_dict(self) -> dict:
         """Plain floats, ints and lists, ready for json."""
@@ -432,6 +454,7 @@ def summarise(pieces: Sequence[PieceMeasures]) -> SetSummary:
         density_by_quarter=_mean_rows([p.density_by_quarter for p in pieces], 4),
         pitch_classes=_mean_rows([p.pitch_classes for p in pieces], PITCH_CLASSES),
         note_lengths=_mean_rows([p.note_lengths for p in pieces], len(NOTE_LENGTH_BINS)),
+        thin_share=_mean(np.array([p.thin_share for p in pieces], dtype=np.float64)),
     )
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from pianoroll.roll import PITCHES, WINDOW, beat_features, key_shares, pitch_class_counts
 
 Rule = Callable[[np.ndarray], np.ndarray]  # (count, PITCHES) probabilities → (count, PITCHES) decisions, pitch by pitch
+Most = int | np.ndarray | None  # the most notes a column may hold: one for all, (count,) one per piece, or no cap
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -103,11 +104,12 @@ class ColumnNetwork:
         hidden = sigmoid(hidden_bias[:, None, :] + below)
         return sigmoid(output_bias + np.sum(hidden * self.weights["nade_v"][None], axis=-1))
 
-    def decide(self, context: np.ndarray, rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def decide(self, context: np.ndarray, rule: Rule, most: Most = None) -> tuple[np.ndarray, np.ndarray]:
         """One column per piece, decided by ``rule``; returns (decisions, the probability each pitch was decided at).
 
         With a NADE head, pitches are decided lowest first, each conditioned on
-        the ones below; ``most`` stops a column after that many notes.
+        the ones below; ``most`` stops a column after that many notes (per piece
+        when it is an array).
         """
         if not self.nade:
             probs = sigmoid(context @ self.weights["output_kernel"] + self.weights["output_bias"])
@@ -135,14 +137,14 @@ class ColumnNetwork:
         return decided, probs
 
 
-def keep_most_probable(on: np.ndarray, probs: np.ndarray, most: int | None) -> np.ndarray:
+def keep_most_probable(on: np.ndarray, probs: np.ndarray, most: Most) -> np.ndarray:
     """Of the pitches on in each column, only the ``most`` most probable (ties: the lower pitch)."""
     if most is None:
         return on
-    ranked = np.argsort(np.where(on, -probs, np.inf), axis=1, kind="stable")[:, :most]
-    kept = np.zeros_like(on)
-    np.put_along_axis(kept, ranked, True, axis=1)
-    return on & kept
+    ranked = np.argsort(np.where(on, -probs, np.inf), axis=1, kind="stable")
+    rank = np.empty_like(ranked)
+    np.put_along_axis(rank, ranked, np.arange(on.shape[1])[None], axis=1)  # each pitch's place in its column
+    return on & (rank < np.reshape(most, (-1, 1)))
 
 
 @dataclasses.dataclass
@@ -165,7 +167,7 @@ class NumpyStep:
         projections = np.stack([self.network.project(window[:, t]) for t in range(WINDOW)], axis=1)
         return self.steps(projections, np.asarray(next_columns, np.int64), pitch_class_counts(window).sum(axis=1))
 
-    def decide(self, steps: Steps, rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def decide(self, steps: Steps, rule: Rule, most: Most = None) -> tuple[np.ndarray, np.ndarray]:
         return self.network.decide(steps.context, rule, most)
 
     def advance(self, steps: Steps, columns: np.ndarray) -> Steps:
@@ -215,7 +217,7 @@ class KerasStep:
     def start(self, window: np.ndarray, next_columns: np.ndarray) -> tuple[Any, np.ndarray]:
         return self.inner.start(window)
 
-    def decide(self, steps: tuple[Any, np.ndarray], rule: Rule, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def decide(self, steps: tuple[Any, np.ndarray], rule: Rule, most: Most = None) -> tuple[np.ndarray, np.ndarray]:
         probs = steps[1]
         return keep_most_probable(rule(probs), probs, most), probs
 

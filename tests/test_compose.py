@@ -284,6 +284,38 @@ def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_
     assert on[0].all() and not on[1, :6].any() and on[1, 6:].all(), "a note as long as the longest is let go"
 
 
+def test_vanish_calls_the_voices_back_after_a_thin_column():
+    vanish = decider("vanish", 5, vanish=0.6)  # training density 3: a column of one note is thin, of two it is not
+    sounding = np.zeros((5, PITCHES), bool)
+    sounding[[1, 4], 0] = True
+    sounding[2, :2] = True
+    sounding[3, :6] = True
+    vanish.record(sounding)  # the running density falls below 3, except for the fourth piece's
+    vanish.density[4] = 3.5  # as if the bar before had been fuller than the training music
+    assert vanish.thin(sounding)[:, 0].tolist() == [False, True, False, False, False], "silence is not thin"
+    probs = np.full((5, PITCHES), 0.2, np.float32)  # below 1 - 0.6, above (1 - 0.6) / 3
+    starts = vanish.rule(sounding, np.full(5, 16))(probs) & ~sounding
+    assert starts[1, 1:].all() and not starts[[0, 2, 3, 4]].any()
+    assert vanish.most(sounding).tolist() == [PITCHES, 3, PITCHES, PITCHES, PITCHES], "and no more than three come back"
+
+
+def test_a_column_stops_at_the_deciders_cap_and_at_max_notes(step, primer):
+    class Full(compose.Decider):
+        def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
+            return lambda p: np.ones(p.shape, bool)
+
+        def most(self, sounding: np.ndarray) -> np.ndarray:
+            return np.array([3, PITCHES])
+
+    full = Full(Settings(), compose.Targets(), 2, np.random.default_rng(0))
+    state = step.start(np.repeat(primer[None], 2, axis=0), np.full(2, WINDOW))
+    before = np.zeros((2, PITCHES), bool)
+    column = compose.decide_column(step, state, full, before, np.full(2, WINDOW), None)
+    assert column.sum(axis=1).tolist() == [3, PITCHES] and column[0, :3].all(), "the lowest three, with a NADE"
+    capped = compose.decide_column(step, state, full, before, np.full(2, WINDOW), 5)
+    assert capped.sum(axis=1).tolist() == [3, 5]
+
+
 def test_vanish_keeps_a_long_piece_within_the_training_density(step, primer):
     song = compose.generate(step, np.repeat(primer[None], 2, axis=0), 400, Settings(), seed=3,
                             targets=compose.Targets(density=3, longest_note=8, span=16))

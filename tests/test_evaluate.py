@@ -134,16 +134,16 @@ def test_the_music_table_shows_each_measure_and_how_many_pieces_meet_the_goals(r
     music = {"held_out": real, "vanish": {**composed, **evaluate.against_real(composed, real)}}
     header, rule, *rows = evaluate.music_table(music)
     assert header.split(" | ")[1:] == ["change share", "longest note (beats)", "density", "polyphony", "pitch range",
-                                       "chord share", "pitch-class TV", "density ratio to real by quarter",
+                                       "chord share", "thin", "pitch-class TV", "density ratio to real by quarter",
                                        "within ±25%", "classifier accuracy", "goals met |"]
     assert rule.count("|") == header.count("|")
     cells = {row.split(" | ")[0].strip("| "): [c.strip(" |") for c in row.split(" | ")[1:]] for row in rows}
     assert cells["held_out"] == [f"{np.mean([19, 13, 9]) / 39:.3f}", "0.75", "4.00", "4.00", "14.0", "1.000",
-                                 "–", "–", "–", "–", "–"]
+                                 "0.000", "–", "–", "–", "–", "–"]
     vanish = cells["vanish"]
     assert vanish[0] == f"{19 / 78:.3f}" and vanish[1] == f"{(0.5 + 10) / 2:.2f}"
-    assert vanish[7] == "1.00 / 1.00 / 1.00 / 1.00" and vanish[8] == "yes"
-    assert vanish[10] == "1/2"  # the stuck piece changes too little and holds its notes too long
+    assert vanish[8] == "1.00 / 1.00 / 1.00 / 1.00" and vanish[9] == "yes"
+    assert vanish[11] == "1/2"  # the stuck piece changes too little and holds its notes too long
     report = {"model": "m", "arch": "convlstm", "loss": "bce", "resolution": 0.25, "on": None,
               "held_out_pieces": ["a", "b", "c"], "held_out_frames": 120, "repeat_epsilon": 0.1,
               "scores": {"model": {"nll": 1.0, "brier": 0.1, "f1": 0.5}},

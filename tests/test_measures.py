@@ -41,6 +41,7 @@ def test_a_held_c_major_chord():
     assert sum(m.pitch_classes) == pytest.approx(1.0)
     assert m.pitch_class_entropy == pytest.approx(math.log2(3))
     assert m.chord_share == 1.0
+    assert m.thin_share == 0.0
 
 
 @pytest.mark.parametrize(
@@ -109,11 +110,25 @@ def test_bool_float_and_page_pixels_read_alike_and_a_page_keeps_its_restrikes():
     assert page.max() == ON
 
 
+def test_thin_share_counts_a_bar_or_more_with_voices_dropped_out():
+    """Four voices; one goes on alone for a bar and a beat (20 columns at 0.25), and all rest for a beat."""
+    four = [(48, 0, 64), (55, 0, 64), (64, 0, 64), (72, 0, 64)]
+    alone = frames(64, (72, 0, 64), (48, 0, 20), (55, 0, 20), (64, 0, 20), (48, 40, 64), (55, 40, 64),
+                   (64, 40, 64))
+    assert measures.piece_measures(frames(64, *four), 0.25).thin_share == 0.0
+    assert measures.piece_measures(alone, 0.25).thin_share == pytest.approx(20 / 64)
+    rest = frames(64, *[(p, 0, 30) for p, _, _ in four], *[(p, 34, 64) for p, _, _ in four])
+    assert measures.piece_measures(rest, 0.25).thin_share == 0.0  # a beat's rest is shorter than a bar
+    long_rest = frames(64, *[(p, 0, 20) for p, _, _ in four], *[(p, 36, 64) for p, _, _ in four])
+    assert measures.piece_measures(long_rest, 0.25).thin_share == pytest.approx(16 / 64)
+    assert measures.piece_measures(long_rest, 0.5).thin_share == pytest.approx(16 / 64)  # 8 beats at 0.5
+
+
 def test_silence_and_an_empty_piece_measure_without_error():
     for columns in (0, 1, 8):
         m = measures.piece_measures(np.zeros((columns, PITCHES)), 0.25)
         assert (m.notes, m.longest_note_beats, m.density, m.polyphony, m.chord_share) == (0, 0.0, 0.0, 0.0, 0.0)
-        assert m.empty_share == 1.0 and m.pitch_range == 0 and m.pitch_classes == (0.0,) * 12
+        assert m.empty_share == 1.0 and m.pitch_range == 0 and m.pitch_classes == (0.0,) * 12 and m.thin_share == 0.0
         assert m.note_lengths == (0.0,) * len(measures.NOTE_LENGTH_BINS)
         assert np.all(np.isfinite(measures.feature_vector(m)))
 

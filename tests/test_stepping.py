@@ -110,3 +110,14 @@ def test_the_key_counts_every_column_since_the_primer_as_training_does():
     given = {"window": piece[:, -WINDOW:], "beat": beat_features(np.full(2, piece.shape[1]), 0.25), "key": key,
              "column": np.zeros((2, PITCHES), np.float32)}
     assert np.max(np.abs(probs - np.asarray(net(given, training=False)))) <= stepping.AGREEMENT
+
+
+def test_a_cap_keeps_the_most_probable_notes_of_each_column():
+    probs = np.tile(np.linspace(0.1, 0.9, PITCHES, dtype=np.float32), (3, 1))
+    on = np.ones((3, PITCHES), bool)
+    on[:, -1] = False  # the likeliest pitch is not on: the cap keeps the likeliest of those that are
+    kept = stepping.keep_most_probable(on, probs, np.array([1, 2, PITCHES]))
+    assert [np.flatnonzero(row).tolist() for row in kept[:2]] == [[PITCHES - 2], [PITCHES - 3, PITCHES - 2]]
+    assert np.array_equal(kept[2], on[2])
+    assert np.array_equal(stepping.keep_most_probable(on, probs, 2), stepping.keep_most_probable(on, probs, np.full(3, 2)))
+    assert stepping.keep_most_probable(on, probs, None) is on

@@ -6,8 +6,10 @@ column at a time, each column decided pitch by pitch, lowest first.
 --mode vanish (the default): a pitch that is not sounding starts when
 p + v >= 1, and a sounding pitch goes on with probability p while the
 window shows its start, then with √(p × the training notes' chance of going
-on); starts and ends keep to the beat, and a beat that repeats the last
-column is drawn again. The default network keeps the piece in its key: it
+on); starts and ends keep to the beat, a beat that repeats the last
+column is drawn again, and after a column with at most half the training
+music's notes, starts need less (voices that dropped out come back, up to
+the usual number). The default network keeps the piece in its key: it
 reads the pitch classes of every column since the primer began.
 v starts at --vanish and is multiplied by --vanish-inc after every column
 while the piece is sparser than the training music over the last bar
