@@ -237,7 +237,7 @@ class Vanish(Decider):
       note starts only above the threshold, so now and then a voice goes
       and nothing takes its place (of the voices lost where a piece thinned
       out, 80% had p > 0.5 to go on); the network, seeing it gone, gives it
-      back too little for the offset to reach in time, and 40% of the
+      back too little for the offset to reach in time, and 3 to 5 in 10
       pieces of 424 columns had a bar or more of one or two voices.
 
     The key is the network's: the default network reads the pitch-class
@@ -265,9 +265,8 @@ class Vanish(Decider):
         young = self.held < WINDOW
         start_weight, end_weight = change_weights(columns, self.targets.resolution)
         cap = None if self.lasting is None else self.going_on(columns)
-        start_at = 1 - self.offset
-        start_at = np.where(self.thin(sounding), start_at * sounding.sum(axis=1, keepdims=True) / self.targets.density,
-                            start_at)
+        share = sounding.sum(axis=1, keepdims=True) / self.targets.density
+        start_at = (1 - self.offset) * np.where(self.thin(sounding), share, 1.0)
 
         def decide(p: np.ndarray) -> np.ndarray:
             goes_on = np.where(young, p, p * p if cap is None else np.sqrt(p * cap))
@@ -289,7 +288,7 @@ class Vanish(Decider):
         """After a thin column, the voices come back up to the training music's usual number and no further.
 
         A network unsure of its notes gives many pitches the lowered
-        threshold at once: an untrained one started clusters of 20 to 40.
+        threshold at once: an untrained one started clusters of 23 to 44 notes.
         """
         voices = max(1, round(self.targets.density))
         return np.where(self.thin(sounding)[:, 0], voices, PITCHES)
