@@ -284,14 +284,15 @@ class Vanish(Decider):
         notes = sounding.sum(axis=1, keepdims=True)
         return (notes >= 1) & (notes <= THIN_SHARE * self.targets.density) & (self.density < self.targets.density)
 
-    def most(self, sounding: np.ndarray) -> np.ndarray:
+    def most(self, sounding: np.ndarray) -> np.ndarray | None:
         """After a thin column, the voices come back up to the training music's usual number and no further.
 
         A network unsure of its notes gives many pitches the lowered
         threshold at once: an untrained one started clusters of 23 to 44 notes.
+        None while no piece is thin, so the step's loop counts no notes.
         """
-        voices = max(1, round(self.targets.density))
-        return np.where(self.thin(sounding)[:, 0], voices, PITCHES)
+        thin = self.thin(sounding)[:, 0]
+        return np.where(thin, max(1, round(self.targets.density)), PITCHES) if thin.any() else None
 
     def again(self, before: np.ndarray, column: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """A column on a beat or an eighth that only repeats the one before: drawn once more (and the new draw stands)."""

@@ -30,7 +30,7 @@ import numpy as np
 
 from pianoroll import metrics
 from pianoroll import roll as rolls
-from pianoroll.roll import PITCH_CLASS_OF_ROW, PITCH_CLASSES, ROW_IN_CLASS
+from pianoroll.roll import PITCH_CLASSES, pitch_class_counts
 
 # Lower edges, in beats, of the note-length histogram; the last bin is open
 # (>= 8 beats). A note of exactly an edge falls in the bin it opens, so at a
@@ -244,7 +244,7 @@ def _mean_pitch(on: np.ndarray) -> float:
 
 def _pitch_classes(on: np.ndarray) -> np.ndarray:
     """(12,) share of sounding cells on each pitch class; zeros when silent."""
-    counts = np.bincount(PITCH_CLASS_OF_ROW, weights=on.sum(axis=0), minlength=PITCH_CLASSES)
+    counts = pitch_class_counts(on).sum(axis=0, dtype=np.float64)
     total = counts.sum()
     return counts / total if total else counts
 
@@ -256,7 +256,7 @@ def _entropy_bits(shares: np.ndarray) -> float:
 
 def pitch_class_masks(on: np.ndarray) -> np.ndarray:
     """(time,) int: each column's pitch classes as a 12-bit mask, bit k for pitch class k (C = 0)."""
-    present = (on.astype(np.int32) @ ROW_IN_CLASS) > 0  # (time, 12)
+    present = pitch_class_counts(on) > 0  # (time, 12)
     return present.astype(np.int64) @ (1 << np.arange(PITCH_CLASSES))
 
 

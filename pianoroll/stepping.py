@@ -69,10 +69,11 @@ class ColumnNetwork:
         hidden = np.maximum(flat @ self.weights["projection_kernel"] + self.weights["projection_bias"], 0)
         return hidden @ self.weights["lstm_kernel"]
 
-    def context(self, projections: np.ndarray, next_columns: np.ndarray, key: np.ndarray) -> np.ndarray:
+    def context(self, projections: np.ndarray, next_columns: np.ndarray, key: np.ndarray | None) -> np.ndarray:
         """The LSTM over (count, WINDOW, 4 × units) projections from zero state, with the next column's beat and the key.
 
-        ``key`` holds the pitch-class shares of each piece before the next column (``roll.key_memory``).
+        ``key`` holds the pitch-class shares of each piece before the next column (``roll.key_memory``);
+        a network that does not read the key ignores it (it may be None).
         """
         count = projections.shape[0]
         h = np.zeros((count, self.units), np.float32)
@@ -153,7 +154,7 @@ class Steps:
 
     projections: np.ndarray  # (count, WINDOW, 4 × units)
     next_columns: np.ndarray  # (count,) the next column's index in its piece, for the beat
-    pitch_classes: np.ndarray  # (count, 12) sounding cells of each pitch class so far, for the key
+    pitch_classes: np.ndarray  # (count, 12) sounding cells per pitch class so far (without the key: the primer's)
     context: np.ndarray  # (count, units [+ beat] [+ key]): what the head reads; a column drawn again reuses it
 
 
@@ -172,11 +173,12 @@ class NumpyStep:
 
     def advance(self, steps: Steps, columns: np.ndarray) -> Steps:
         projections = np.concatenate([steps.projections[:, 1:], self.network.project(columns)[:, None]], axis=1)
-        return self.steps(projections, steps.next_columns + 1, steps.pitch_classes + pitch_class_counts(columns))
+        pitch_classes = steps.pitch_classes + pitch_class_counts(columns) if self.network.key else steps.pitch_classes
+        return self.steps(projections, steps.next_columns + 1, pitch_classes)
 
     def steps(self, projections: np.ndarray, next_columns: np.ndarray, pitch_classes: np.ndarray) -> Steps:
-        context = self.network.context(projections, next_columns, key_shares(pitch_classes))
-        return Steps(projections, next_columns, pitch_classes, context)
+        key = key_shares(pitch_classes) if self.network.key else None  # counted only for a network that reads it
+        return Steps(projections, next_columns, pitch_classes, self.network.context(projections, next_columns, key))
 
 
 AGREEMENT = 1e-5  # the most a numpy probability may differ from Keras's
