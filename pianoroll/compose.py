@@ -171,6 +171,10 @@ class Decider:
         """(count,): the most notes each piece's next column may hold after ``sounding``; None (no cap) by default."""
         return None
 
+    def reach(self, sounding: np.ndarray) -> stepping.Reach | None:
+        """Where a NADE's starts may land after ``sounding`` (``stepping.Reach``); None (the lowest pitch) by default."""
+        return None
+
     def record(self, column: np.ndarray) -> None:
         """Called with every decided (count, PITCHES) column."""
 
@@ -213,6 +217,10 @@ class Vanish(Decider):
 
     - a pitch not sounding starts when p + v >= 1 (the seed's rule, decided
       pitch by pitch, so the NADE picks a chord, not pieces of several);
+      above a column's lowest note, a start lands on one of the pitches up to
+      START_REACH semitones above the lowest that clears it, drawn by the
+      NADE's odds that the column's next note is there (``reach``): taking
+      the lowest every time, the upper voices sat 0.6–1.1 semitones low;
     - a pitch sounding goes on with probability p while the window still
       shows where the note began; after that the network cannot tell a long
       note from a new one, and the note goes on with √(p·h), h the chance
@@ -294,6 +302,9 @@ class Vanish(Decider):
         thin = self.thin(sounding)[:, 0]
         return np.where(thin, max(1, round(self.targets.density)), PITCHES) if thin.any() else None
 
+    def reach(self, sounding: np.ndarray) -> stepping.Reach:
+        return stepping.Reach(START_REACH, sounding, self.rng.random(sounding.shape))
+
     def again(self, before: np.ndarray, column: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """A column on a beat or an eighth that only repeats the one before: drawn once more (and the new draw stands)."""
         on_eighth = rolls.beat_features(columns, self.targets.resolution)[:, 0] > 0
@@ -318,6 +329,7 @@ class Vanish(Decider):
         self.offset = np.clip(self.offset * growth, 0.0, VANISH_MAX)
 
 
+START_REACH = 3  # semitones above the lowest pitch a start clears where it may land instead: a minor third
 OFF_BEAT_START = 0.6  # a start on an eighth between beats is drawn at this share of its chance
 OFF_BEAT_END = 0.95  # … an end: the two chosen so that notes have the chorales' length and number
 BETWEEN_EIGHTHS_CHANGE = 0.05  # … on a column between eighths (a sixteenth): 2% of the chorales' onsets fall there
@@ -396,10 +408,10 @@ def decide_column(step: Any, state: Any, decider: Decider, before: np.ndarray, c
     capped = decider.most(before)
     if capped is not None:
         most = np.minimum(capped, PITCHES if most is None else most)
-    column, _ = step.decide(state, decider.rule(before, columns), most)
+    column, _ = step.decide(state, decider.rule(before, columns), most, decider.reach(before))
     again = decider.again(before, column, columns)
     if again.any():
-        redrawn, _ = step.decide(state, decider.rule(before, columns), most)
+        redrawn, _ = step.decide(state, decider.rule(before, columns), most, decider.reach(before))
         column = np.where(again[:, None], redrawn, column)
     return column
 

@@ -33,6 +33,50 @@ Rule = Callable[[np.ndarray], np.ndarray]  # (count, PITCHES) probabilities → 
 Most = int | np.ndarray | None  # the most notes a column may hold: one for all, (count,) one per piece, or no cap
 
 
+@dataclasses.dataclass(frozen=True)
+class Reach:
+    """Where a NADE's next note lands when a rule starts one: not always on the lowest pitch the rule allows.
+
+    Decided lowest first, a threshold takes the lowest pitch that clears it,
+    though the NADE may give a pitch a step higher better odds of being the
+    column's next note: the upper voices of pieces composed so sat a
+    semitone low and their range was narrower. Instead, of the pitches the
+    rule would start from that lowest one f up to ``semitones`` above it, one
+    is drawn by the NADE's odds that the next note is there,
+    p_k·∏(1 − p_j) over f <= j < k. A held note (``held``: sounding in the
+    column before) is never moved, and a start never passes one. Nor is a
+    column's lowest note: the threshold passes over the low pitches of a bass
+    that the NADE spreads over several, so the bass sat high, not low.
+    """
+
+    semitones: int
+    held: np.ndarray  # (count, PITCHES) bool: the notes sounding in the column before
+    draws: np.ndarray  # (count, PITCHES) uniforms in [0, 1): a start found at pitch f is placed by draws[:, f]
+
+    def place(self, first: np.ndarray, p: np.ndarray, on: np.ndarray, above: np.ndarray) -> np.ndarray:
+        """(count,): each piece's next note, given the lowest pitch ``first`` the rule turns ``on`` (PITCHES: none).
+
+        ``above`` (count,) bool: whether the piece's column already has a note below; if not, the note stays.
+        """
+        rows = np.arange(len(first))[:, None]
+        found = np.minimum(first, PITCHES - 1)
+        starts = above & (first < PITCHES) & ~self.held[rows[:, 0], found]
+        if not starts.any():  # most passes: a column's lowest note, a held note, or no note left
+            return first
+        span = first[:, None] + np.arange(self.semitones + 1)[None]
+        inside = span < PITCHES
+        span = np.minimum(span, PITCHES - 1)
+        past_held = np.cumsum(self.held[rows, span] & inside, axis=1) > 0  # from the first held note on
+        allowed = on[rows, span] & inside & ~past_held
+        chance = p[rows, span].astype(np.float64)
+        not_before = np.cumprod(np.concatenate([np.ones_like(chance[:, :1]), 1 - chance[:, :-1]], axis=1), axis=1)
+        odds = np.cumsum(np.where(allowed, chance * not_before, 0.0), axis=1)
+        total = odds[:, -1:]
+        drawn = self.draws[rows[:, 0], found][:, None]
+        step = np.sum(odds < drawn * total, axis=1)  # the first place where the cumulative odds reach the draw
+        return np.where(starts, first + step, first)
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """The logistic function without overflow warnings."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))
@@ -105,12 +149,14 @@ class ColumnNetwork:
         hidden = sigmoid(hidden_bias[:, None, :] + below)
         return sigmoid(output_bias + np.sum(hidden * self.weights["nade_v"][None], axis=-1))
 
-    def decide(self, context: np.ndarray, rule: Rule, most: Most = None) -> tuple[np.ndarray, np.ndarray]:
+    def decide(self, context: np.ndarray, rule: Rule, most: Most = None,
+               reach: Reach | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One column per piece, decided by ``rule``; returns (decisions, the probability each pitch was decided at).
 
         With a NADE head, pitches are decided lowest first, each conditioned on
         the ones below; ``most`` stops a column after that many notes (per piece
-        when it is an array).
+        when it is an array), and ``reach`` places each note the rule starts.
+        An independent head decides every pitch at once: no order, no reach.
         """
         if not self.nade:
             probs = sigmoid(context @ self.weights["output_kernel"] + self.weights["output_bias"])
@@ -127,6 +173,8 @@ class ColumnNetwork:
             open_ = pitches[None] >= start[:, None]
             on = rule(p) & open_
             first = np.where(on.any(axis=1), on.argmax(axis=1), PITCHES)  # the next note of each piece
+            if reach is not None:
+                first = reach.place(first, p, on, decided.any(axis=1))
             settled = open_ & (pitches[None] <= first[:, None])
             probs[settled] = p[settled]
             playing = first < PITCHES
@@ -168,8 +216,9 @@ class NumpyStep:
         projections = np.stack([self.network.project(window[:, t]) for t in range(WINDOW)], axis=1)
         return self.steps(projections, np.asarray(next_columns, np.int64), pitch_class_counts(window).sum(axis=1))
 
-    def decide(self, steps: Steps, rule: Rule, most: Most = None) -> tuple[np.ndarray, np.ndarray]:
-        return self.network.decide(steps.context, rule, most)
+    def decide(self, steps: Steps, rule: Rule, most: Most = None,
+               reach: Reach | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.network.decide(steps.context, rule, most, reach)
 
     def advance(self, steps: Steps, columns: np.ndarray) -> Steps:
         projections = np.concatenate([steps.projections[:, 1:], self.network.project(columns)[:, None]], axis=1)
@@ -219,7 +268,9 @@ class KerasStep:
     def start(self, window: np.ndarray, next_columns: np.ndarray) -> tuple[Any, np.ndarray]:
         return self.inner.start(window)
 
-    def decide(self, steps: tuple[Any, np.ndarray], rule: Rule, most: Most = None) -> tuple[np.ndarray, np.ndarray]:
+    def decide(self, steps: tuple[Any, np.ndarray], rule: Rule, most: Most = None,
+               reach: Reach | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """All pitches at once (the seed's network has independent outputs), so ``reach`` has nothing to place."""
         probs = steps[1]
         return keep_most_probable(rule(probs), probs, most), probs
 

@@ -299,6 +299,15 @@ def test_vanish_calls_the_voices_back_after_a_thin_column():
     assert vanish.most(sounding).tolist() == [PITCHES, 3, PITCHES, PITCHES, PITCHES], "and no more than three come back"
 
 
+def test_vanish_places_its_starts_within_reach_and_no_other_rule_moves_a_note():
+    sounding = np.zeros((3, PITCHES), bool)
+    sounding[1, 40] = True
+    reach = decider("vanish", 3).reach(sounding)
+    assert reach.semitones == compose.START_REACH > 0 and reach.held is sounding
+    assert reach.draws.shape == (3, PITCHES) and 0 <= reach.draws.min() and reach.draws.max() < 1
+    assert all(decider(mode, 3).reach(sounding) is None for mode in ("seed-vanish", "threshold", "sample"))
+
+
 def test_a_column_stops_at_the_deciders_cap_and_at_max_notes(step, primer):
     class Full(compose.Decider):
         def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:

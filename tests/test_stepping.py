@@ -121,3 +121,56 @@ def test_a_cap_keeps_the_most_probable_notes_of_each_column():
     assert np.array_equal(kept[2], on[2])
     assert np.array_equal(stepping.keep_most_probable(on, probs, 2), stepping.keep_most_probable(on, probs, np.full(3, 2)))
     assert stepping.keep_most_probable(on, probs, None) is on
+
+
+def reach_case(draw: float, held: int | None = None, above: bool = True) -> int:
+    """Where a start found at pitch 40 lands: 40 (p 0.4), 41 (not on), 42 (p 0.9), 43 (p 0.5) within reach of 3."""
+    p = np.zeros((1, PITCHES))
+    p[0, 40:44] = [0.4, 0.1, 0.9, 0.5]
+    on = p >= 0.35
+    sounding = np.zeros((1, PITCHES), bool)
+    if held is not None:
+        sounding[0, held] = True
+    reach = stepping.Reach(3, sounding, np.full((1, PITCHES), draw))
+    return int(reach.place(np.array([40]), p, on, np.array([above]))[0])
+
+
+def test_a_start_lands_where_the_nade_gives_the_next_note_its_odds():
+    odds = np.array([0.4, 0.0, 0.9 * 0.6 * 0.9, 0.5 * 0.6 * 0.9 * 0.1])  # p_k · ∏(1 − p_j) below it, from 40 up
+    bounds = np.cumsum(odds) / odds.sum()  # 0.438, 0.438, 0.970, 1
+    assert [reach_case(u) for u in (0.0, 0.43, 0.44, 0.96, 0.98, 0.999)] == [40, 40, 42, 42, 43, 43]
+    assert bounds[0] < 0.44 < bounds[2] < 0.98
+    draws = np.random.default_rng(0).random(4000)
+    landed = np.bincount([reach_case(u) - 40 for u in draws], minlength=4) / len(draws)
+    assert np.allclose(landed, odds / odds.sum(), atol=0.03)
+
+
+def test_a_start_never_moves_past_a_held_note_nor_moves_a_columns_lowest_or_a_held_note():
+    assert reach_case(0.99, held=42) == 40  # 42 goes on: a start above 40 would pass it
+    assert [reach_case(u, held=43) for u in (0.3, 0.99)] == [40, 42]  # 43 goes on: 40 or 42 (odds 0.4, 0.49)
+    assert reach_case(0.99, held=40) == 40  # the note found is a held one: it stays
+    assert reach_case(0.99, above=False) == 40  # the column's lowest note stays
+    nothing = stepping.Reach(3, np.zeros((2, PITCHES), bool), np.full((2, PITCHES), 0.9))
+    top = np.zeros((2, PITCHES), bool)
+    top[0, PITCHES - 2:] = True
+    assert nothing.place(np.array([PITCHES - 2, PITCHES]), np.full((2, PITCHES), 0.5), top,
+                         np.ones(2, bool)).tolist() == [PITCHES - 1, PITCHES]
+
+
+def test_a_nade_column_with_reach_keeps_its_lowest_notes_at_a_zero_draw_and_climbs_at_a_high_one():
+    import keras
+
+    keras.utils.set_random_seed(5)
+    config = tiny("convlstm")
+    step = stepping.NumpyStep(stepping.ColumnNetwork(model.export_weights(model.build(config)), 0.25, config.inputs()))
+    rng = np.random.default_rng(3)
+    state = step.start(np.stack([columns(rng, 8) for _ in range(WINDOW)], axis=1), np.arange(8))
+    draws = rng.random((8, PITCHES)) * 0.2  # low draws: several notes a column from an untrained network
+    rule = lambda p: draws < p  # noqa: E731
+    silent = np.zeros((8, PITCHES), bool)
+    lowest, _ = step.decide(state, rule)
+    assert lowest.sum() > 8
+    assert np.array_equal(step.decide(state, rule, reach=stepping.Reach(3, silent, np.zeros((8, PITCHES))))[0], lowest)
+    high, _ = step.decide(state, rule, reach=stepping.Reach(3, silent, np.full((8, PITCHES), 0.999)))
+    assert np.array_equal(high.argmax(axis=1), lowest.argmax(axis=1))  # each column's lowest note stays
+    assert not np.array_equal(high, lowest) and np.nonzero(high)[1].mean() > np.nonzero(lowest)[1].mean()
