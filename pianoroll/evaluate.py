@@ -394,8 +394,9 @@ MUSIC_NOTE = (
     "dropped out; not read by the classifier); pitch-class TV: the total-variation distance to the real pitch "
     "classes; classifier accuracy: how well a cross-validated logistic regression on the pieces' measures "
     "tells composed from real pieces (0.5 = it cannot); goals met: the composed pieces that change column "
-    "at least {changes:.0%} as often as the real music, hold no note longer than {longest} (the longest training note, or the longest real one for a "
-    "bundle that does not record it), stay within ±{band:.0%} of the real density in every quarter, and "
+    "at least {changes:.0%} as often as the real music, hold no note longer than {longest} (the longest "
+    "training note, or the longest real one for a bundle that does not record it), stay within "
+    "±{band:.0%} of the real density in every quarter, and "
     "have at least {chords:.0%} of the real chord share.")
 
 

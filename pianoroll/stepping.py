@@ -174,7 +174,7 @@ class ColumnNetwork:
             on = rule(p) & open_
             first = np.where(on.any(axis=1), on.argmax(axis=1), PITCHES)  # the next note of each piece
             if reach is not None:
-                first = reach.place(first, p, on, decided.any(axis=1))
+                first = reach.place(first, p, on, start > 0)  # past the first pass, a note lies below
             settled = open_ & (pitches[None] <= first[:, None])
             probs[settled] = p[settled]
             playing = first < PITCHES
