@@ -249,8 +249,9 @@ class Vanish(Decider):
       pieces of 424 columns had a bar or more of one or two voices.
 
     The key is the network's: the default network reads the pitch-class
-    shares of the whole piece so far (``roll.key_memory``), so a piece comes
-    home without help from the rule.
+    shares of the whole piece so far (``roll.key_memory``), its primer
+    counted PRIMER_KEY_WEIGHT times over, so a piece comes home without help
+    from the rule.
 
     The offset v of each piece is steered like Johnson's conservativity:
     multiplied by vanish_inc after every column while the piece's density

@@ -123,7 +123,7 @@ def conditionals(step, primer: np.ndarray, song: np.ndarray) -> np.ndarray:
     pitches below it as decided."""
     frames = np.concatenate([primer, song])
     windows = np.stack([frames[i:i + WINDOW] for i in range(len(song))])
-    keys = rolls.key_memory(frames)[WINDOW:]
+    keys = rolls.key_memory(frames, primer=WINDOW)[WINDOW:]
     return step.network.probabilities(windows, WINDOW + np.arange(len(song)), keys, song)
 
 

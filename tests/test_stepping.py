@@ -92,7 +92,7 @@ def test_nade_decides_each_pitch_given_the_ones_below_as_a_pitch_by_pitch_loop_w
     assert np.array_equal(decided, slow > 0.5) and 5 < decided.sum() < 5 * PITCHES
 
 
-def test_the_key_counts_every_column_since_the_primer_as_training_does():
+def test_the_key_counts_every_column_since_the_primer_as_key_memory_does():
     import keras
 
     keras.utils.set_random_seed(4)
@@ -105,7 +105,7 @@ def test_the_key_counts_every_column_since_the_primer_as_training_does():
     for t in range(WINDOW, piece.shape[1]):
         state = step.advance(state, piece[:, t])
     _, probs = step.decide(state, lambda p: p > 2)  # nothing turned on: each pitch given an empty column below
-    key = np.stack([key_memory(np.vstack([frames, np.zeros((1, PITCHES))]))[-1] for frames in piece])
+    key = np.stack([key_memory(np.vstack([frames, np.zeros((1, PITCHES))]), primer=WINDOW)[-1] for frames in piece])
     assert np.allclose(key.sum(axis=1), 1) and key.std() > 0
     given = {"window": piece[:, -WINDOW:], "beat": beat_features(np.full(2, piece.shape[1]), 0.25), "key": key,
              "column": np.zeros((2, PITCHES), np.float32)}

@@ -10,7 +10,8 @@ on); starts and ends keep to the beat, a beat that repeats the last
 column is drawn again, and after a column with at most half the training
 music's notes, starts need less (voices that dropped out come back, up to
 the usual number). The default network keeps the piece in its key: it
-reads the pitch classes of every column since the primer began.
+reads the pitch classes of every column since the primer began, the
+primer's counted 16 times over.
 v starts at --vanish and is multiplied by --vanish-inc after every column
 while the piece is sparser than the training music over the last bar
 (divided while it is denser). --mode seed-vanish is the seed's rule exactly
