@@ -250,8 +250,8 @@ class Vanish(Decider):
 
     The key is the network's: the default network reads the pitch-class
     shares of the whole piece so far (``roll.key_memory``), its primer
-    counted PRIMER_KEY_WEIGHT times over, so a piece comes home without help
-    from the rule.
+    counted ``stepping.PRIMER_KEY_WEIGHT`` times over, so a piece comes home
+    without help from the rule.
 
     The offset v of each piece is steered like Johnson's conservativity:
     multiplied by vanish_inc after every column while the piece's density

@@ -163,21 +163,12 @@ def key_shares(counts: np.ndarray) -> np.ndarray:
     return counts / np.maximum(counts.sum(axis=-1, keepdims=True), 1.0)
 
 
-# A composed piece's key memory counts its primer's notes this many times over: left to count as
-# much as any other column, the primer was soon outweighed by whatever key the piece drifted to,
-# and the memory followed the drift instead of holding the piece home (reports/experiments.md).
-PRIMER_KEY_WEIGHT = 16.0
-
-
-def key_memory(frames: np.ndarray, primer: int = 0) -> np.ndarray:
+def key_memory(frames: np.ndarray) -> np.ndarray:
     """(n, 12): before each column, the pitch-class shares of every note sounded since the piece began.
 
     A 9-column window cannot tell which key a piece set out in; this can, and
     it changes slowly, so a network that reads it can learn to come home.
-    In composing, the first ``primer`` columns (the window the piece started
-    from) count PRIMER_KEY_WEIGHT times over.
+    Composing counts its primer ``stepping.PRIMER_KEY_WEIGHT`` times over.
     """
     counts = pitch_class_counts(frames)
-    counts[:primer] *= PRIMER_KEY_WEIGHT
     return key_shares(np.cumsum(counts, axis=0) - counts)
-

@@ -27,7 +27,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pianoroll.roll import PITCHES, PRIMER_KEY_WEIGHT, WINDOW, beat_features, key_shares, pitch_class_counts
+from pianoroll.roll import PITCHES, WINDOW, beat_features, key_shares, pitch_class_counts
+
+# A composed piece's key (roll.key_memory) counts its primer this many times over, as if the primer
+# had opened the piece this many times: counted once, it was soon outweighed by whatever key the piece
+# drifted to, and the memory followed the drift instead of holding the piece home (reports/experiments.md).
+PRIMER_KEY_WEIGHT = 16
 
 Rule = Callable[[np.ndarray], np.ndarray]  # (count, PITCHES) probabilities → (count, PITCHES) decisions, pitch by pitch
 Most = int | np.ndarray | None  # the most notes a column may hold: one for all, (count,) one per piece, or no cap
@@ -202,7 +207,7 @@ class Steps:
 
     projections: np.ndarray  # (count, WINDOW, 4 × units)
     next_columns: np.ndarray  # (count,) the next column's index in its piece, for the beat
-    pitch_classes: np.ndarray  # (count, 12) sounding cells per pitch class so far, the primer's weighted (roll.key_memory)
+    pitch_classes: np.ndarray  # (count, 12) sounding cells per pitch class so far, the primer's PRIMER_KEY_WEIGHT times
     context: np.ndarray  # (count, units [+ beat] [+ key]): what the head reads; a column drawn again reuses it
 
 
@@ -214,7 +219,7 @@ class NumpyStep:
 
     def start(self, window: np.ndarray, next_columns: np.ndarray) -> Steps:
         projections = np.stack([self.network.project(window[:, t]) for t in range(WINDOW)], axis=1)
-        primer_key = pitch_class_counts(window).sum(axis=1) * PRIMER_KEY_WEIGHT  # as roll.key_memory(…, primer=WINDOW)
+        primer_key = pitch_class_counts(window).sum(axis=1) * PRIMER_KEY_WEIGHT
         return self.steps(projections, np.asarray(next_columns, np.int64), primer_key)
 
     def decide(self, steps: Steps, rule: Rule, most: Most = None,

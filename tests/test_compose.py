@@ -123,7 +123,8 @@ def conditionals(step, primer: np.ndarray, song: np.ndarray) -> np.ndarray:
     pitches below it as decided."""
     frames = np.concatenate([primer, song])
     windows = np.stack([frames[i:i + WINDOW] for i in range(len(song))])
-    keys = rolls.key_memory(frames, primer=WINDOW)[WINDOW:]
+    opened = np.concatenate([np.tile(primer, (stepping.PRIMER_KEY_WEIGHT, 1)), song])  # the primer counted that often
+    keys = rolls.key_memory(opened)[len(opened) - len(song):]
     return step.network.probabilities(windows, WINDOW + np.arange(len(song)), keys, song)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pianoroll import model
-from pianoroll.roll import PITCHES, PRIMER_KEY_WEIGHT, WINDOW, beat_features, key_memory
+from pianoroll.roll import PITCHES, WINDOW, beat_features, key_memory
 
 
 def test_seed_network_has_the_seeds_251370_parameters():
@@ -89,7 +89,3 @@ def test_key_memory_gives_the_pitch_class_shares_of_every_column_before():
     assert key[1][[0, 4]].tolist() == [0.5, 0.5]
     assert key[2][[0, 4, 7]].tolist() == [0.5, 0.25, 0.25]
     assert np.allclose(key[3][[0, 4, 7]], [0.6, 0.2, 0.2]) and np.isclose(key[3].sum(), 1)
-    weight = PRIMER_KEY_WEIGHT
-    primed = key_memory(frames, primer=1)  # composing: the first column is the primer, counted weight times over
-    assert primed[1][[0, 4]].tolist() == [0.5, 0.5], "a primer alone gives its own shares, whatever its weight"
-    assert np.allclose(primed[3][[0, 4, 7]], np.array([weight + 2, weight, 1]) / (2 * weight + 3))

@@ -105,11 +105,29 @@ def test_the_key_counts_every_column_since_the_primer_as_key_memory_does():
     for t in range(WINDOW, piece.shape[1]):
         state = step.advance(state, piece[:, t])
     _, probs = step.decide(state, lambda p: p > 2)  # nothing turned on: each pitch given an empty column below
-    key = np.stack([key_memory(np.vstack([frames, np.zeros((1, PITCHES))]), primer=WINDOW)[-1] for frames in piece])
+    opened = [np.vstack([np.tile(frames[:WINDOW], (stepping.PRIMER_KEY_WEIGHT, 1)), frames[WINDOW:], np.zeros((1, PITCHES))])
+              for frames in piece]  # the primer counted PRIMER_KEY_WEIGHT times over
+    key = np.stack([key_memory(frames)[-1] for frames in opened])
     assert np.allclose(key.sum(axis=1), 1) and key.std() > 0
     given = {"window": piece[:, -WINDOW:], "beat": beat_features(np.full(2, piece.shape[1]), 0.25), "key": key,
              "column": np.zeros((2, PITCHES), np.float32)}
     assert np.max(np.abs(probs - np.asarray(net(given, training=False)))) <= stepping.AGREEMENT
+
+
+def test_a_composed_pieces_key_counts_its_primer_many_times_over():
+    config = tiny("convlstm", key=True)
+    step = stepping.NumpyStep(stepping.ColumnNetwork(model.export_weights(model.build(config)), 0.25, config.inputs()))
+    c4, e4, g4, c5 = (pitch - 21 for pitch in (60, 64, 67, 72))
+    window = np.zeros((1, WINDOW, PITCHES), np.float32)
+    window[0, -1, [c4, e4]] = 1  # the primer: C and E
+    state = step.start(window, np.array([WINDOW]))
+    assert key_shares(state.pitch_classes)[0][[0, 4]].tolist() == [0.5, 0.5], "a primer alone gives its own shares"
+    for pitches in ([g4, c5], [c4]):
+        column = np.zeros((1, PITCHES), np.float32)
+        column[0, pitches] = 1
+        state = step.advance(state, column)
+    weight = stepping.PRIMER_KEY_WEIGHT
+    assert np.allclose(key_shares(state.pitch_classes)[0][[0, 4, 7]], np.array([weight + 2, weight, 1]) / (2 * weight + 3))
 
 
 def test_a_cap_keeps_the_most_probable_notes_of_each_column():
