@@ -285,6 +285,41 @@ def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_
     assert on[0].all() and not on[1, :6].any() and on[1, 6:].all(), "a note as long as the longest is let go"
 
 
+def chord_held(count: int, columns: int, notes: int = 3) -> tuple[compose.Vanish, np.ndarray]:
+    """A vanish rule whose pieces have held the same chord of ``notes`` notes for ``columns`` columns."""
+    vanish = compose.Vanish(Settings(vanish=0.6), compose.Targets(density=3, longest_note=50), count,
+                            np.random.default_rng(0))
+    chord = np.zeros((count, PITCHES), bool)
+    chord[:, [pitch - rolls.LOWEST_PITCH for pitch in C_MAJOR_TRIAD[:notes]]] = True
+    for _ in range(columns):
+        vanish.record(chord)
+    return vanish, chord
+
+
+def test_vanish_breathes_for_a_beat_after_a_chord_held_two_beats_from_a_beat():
+    count = 20_000
+    certain = np.ones((count, PITCHES), np.float32)  # left alone, every pitch would sound
+    vanish, chord = chord_held(count, 8)  # columns 8 to 15: two beats from the beat at column 8
+    column = vanish.rule(chord, np.full(count, 16))(certain)
+    resting = ~column.any(axis=1)
+    assert resting.mean() == pytest.approx(compose.BREATH_CHANCE, abs=0.015)
+    assert not vanish.again(chord, column, np.full(count, 16))[resting].any(), "a breath is not drawn again"
+    offset = vanish.offset.copy()
+    for index in range(17, 21):
+        vanish.record(column)
+        column = vanish.rule(column, np.full(count, index))(certain)
+        assert column[resting].any(axis=1).all() == (index == 20), "silent for the beat, then free"
+    assert np.array_equal(vanish.offset[resting], offset[resting]), "the offset held still while they rested"
+    assert np.all(vanish.offset[~resting] < offset[~resting]), "and was steered for the pieces that played on"
+
+
+@pytest.mark.parametrize("held, column, notes", [(7, 16, 3), (10, 18, 3), (8, 16, 2)],
+                         ids=["held from off the beat", "off the beat", "two notes"])
+def test_vanish_breathes_only_on_a_beat_after_a_chord_held_from_one(held, column, notes):
+    vanish, chord = chord_held(5_000, held, notes)
+    assert vanish.rule(chord, np.full(5_000, column))(np.ones((5_000, PITCHES), np.float32)).any(axis=1).all()
+
+
 def test_vanish_calls_the_voices_back_after_a_thin_column():
     vanish = decider("vanish", 5, vanish=0.6)  # training density 3: a column of one note is thin, of two it is not
     sounding = np.zeros((5, PITCHES), bool)
