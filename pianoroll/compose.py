@@ -278,6 +278,7 @@ class Vanish(Decider):
         self.lasting = np.concatenate([self.targets.survival, [0.0]]) if self.targets.survival else None
         self.unchanged = np.zeros(self.count, np.int64)  # columns the last column has sounded as it is
         self.rest_left = np.zeros(self.count, np.int64)  # columns of a breath still to come
+        self.breath_columns = max(1, round(BREATH_BEATS / self.targets.resolution))
         self.resting = np.zeros(self.count, bool)  # whether the column being decided is a breath
 
     def rule(self, sounding: np.ndarray, columns: np.ndarray) -> stepping.Rule:
@@ -305,12 +306,12 @@ class Vanish(Decider):
         the piece breathes with chance 1 − (1 − BREATH_CHANCE)²: a breath
         comes where the music itself has stopped.
         """
-        per_beat = max(1, round(1 / self.targets.resolution))
-        held_from_beat = (self.unchanged >= PHRASE_HOLD_BEATS * per_beat) & ((columns - self.unchanged) % per_beat == 0)
-        on_beat = rolls.beat_features(columns, self.targets.resolution)[:, 1] > 0
+        beats = rolls.beat_features(np.concatenate([columns, columns - self.unchanged]), self.targets.resolution)
+        on_beat, began_on_beat = np.split(beats[:, 1] > 0, 2)  # this column, and where the chord before it began
+        held_long = self.unchanged * self.targets.resolution >= PHRASE_HOLD_BEATS
         chord = sounding.sum(axis=1) >= PHRASE_NOTES
         draws = self.rng.random(self.count) < BREATH_CHANCE
-        return draws & on_beat & held_from_beat & chord
+        return draws & on_beat & began_on_beat & held_long & chord
 
     def thin(self, sounding: np.ndarray) -> np.ndarray:
         """(count, 1) bool: whether each piece's column sounds 1 to THIN_SHARE·d notes, its last bar below d.
@@ -356,8 +357,8 @@ class Vanish(Decider):
         same = (column == (self.held > 0)).all(axis=1)
         self.unchanged = np.where(same, self.unchanged + 1, 1)
         self.held = np.where(column, self.held + 1, 0)
-        breath_columns = max(1, round(BREATH_BEATS / self.targets.resolution))
-        self.rest_left = np.where(self.resting, np.where(self.rest_left > 0, self.rest_left, breath_columns) - 1, 0)
+        starting = self.resting & (self.rest_left == 0)
+        self.rest_left = np.where(starting, self.breath_columns, self.rest_left) - self.resting
         self.density += (column.sum(axis=1, keepdims=True) - self.density) / self.targets.span
         growth = np.where(self.density < self.targets.density, self.settings.vanish_inc, 1 / self.settings.vanish_inc)
         steered = np.clip(self.offset * growth, 0.0, VANISH_MAX)

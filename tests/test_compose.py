@@ -183,15 +183,20 @@ def test_vanish_starts_pitches_above_the_offset_and_holds_with_probability_p():
     assert np.max(np.abs(held - probs[0, sounding[0]])) < 0.02, "the window still shows where these notes began"
 
 
-def aged_vanish(count: int, survival: tuple[float, ...]) -> tuple[compose.Vanish, np.ndarray]:
-    """A vanish rule whose pieces have held their two lowest pitches for 12 columns: longer than the window shows."""
+def holding(count: int, rows: list[int], columns: int, survival: tuple[float, ...] = ()) -> tuple[compose.Vanish, np.ndarray]:
+    """A vanish rule whose pieces have held the same pitches (``rows``) for ``columns`` columns."""
     targets = compose.Targets(density=3, longest_note=50, survival=survival)
     vanish = compose.Vanish(Settings(vanish=0.6), targets, count, np.random.default_rng(0))
     sounding = np.zeros((count, PITCHES), bool)
-    sounding[:, :2] = True
-    for _ in range(12):
+    sounding[:, rows] = True
+    for _ in range(columns):
         vanish.record(sounding)
     return vanish, sounding
+
+
+def aged_vanish(count: int, survival: tuple[float, ...]) -> tuple[compose.Vanish, np.ndarray]:
+    """A vanish rule whose pieces have held their two lowest pitches for 12 columns: longer than the window shows."""
+    return holding(count, [0, 1], 12, survival)
 
 
 def test_vanish_lets_a_note_the_window_no_longer_shows_begin_go_on_at_the_mean_of_p_and_the_training_hazard():
@@ -287,13 +292,7 @@ def test_vanish_steers_its_offset_by_the_density_over_a_bar_and_lets_long_notes_
 
 def chord_held(count: int, columns: int, notes: int = 3) -> tuple[compose.Vanish, np.ndarray]:
     """A vanish rule whose pieces have held the same chord of ``notes`` notes for ``columns`` columns."""
-    vanish = compose.Vanish(Settings(vanish=0.6), compose.Targets(density=3, longest_note=50), count,
-                            np.random.default_rng(0))
-    chord = np.zeros((count, PITCHES), bool)
-    chord[:, [pitch - rolls.LOWEST_PITCH for pitch in C_MAJOR_TRIAD[:notes]]] = True
-    for _ in range(columns):
-        vanish.record(chord)
-    return vanish, chord
+    return holding(count, [pitch - rolls.LOWEST_PITCH for pitch in C_MAJOR_TRIAD[:notes]], columns)
 
 
 def test_vanish_breathes_for_a_beat_after_a_chord_held_two_beats_from_a_beat():
