@@ -203,6 +203,7 @@ def test_vanish_lets_a_note_the_window_no_longer_shows_begin_go_on_at_the_mean_o
     count = 20_000
     survival = (1.0, 1.0, *[0.9 ** a for a in range(1, 30)])  # from the second column on, 10% of notes end each column
     vanish, sounding = aged_vanish(count, survival)
+    vanish.hold_power[:] = 1.0  # the pace it steered towards while aging is tested on its own below
     probs = np.zeros((count, PITCHES), np.float32)
     probs[:, 0], probs[:, 1] = 0.99, 0.5
     on_beat = vanish.rule(sounding, np.full(count, 16))(probs).mean(axis=0)
@@ -271,6 +272,36 @@ def test_a_change_keeps_its_whole_chance_on_every_column_of_a_coarser_grid():
     assert ends[:, 0].tolist() == [1.0, compose.OFF_BEAT_END] * 4
     assert compose.columns_since_eighth(columns, 0.25).tolist() == [2, 1] * 4
     assert compose.columns_since_eighth(columns, 1.0).tolist() == [1] * 8
+
+
+HALVING = tuple(0.5 ** a for a in range(40))  # half the notes end every column: a mean length of one column
+
+
+def test_each_piece_aims_at_a_pace_of_its_own_drawn_around_the_training_musics():
+    count = 20_000
+    targets = compose.Targets(density=3, longest_note=50, survival=HALVING)
+    assert targets.onsets() == pytest.approx(3.0 / (1 - 0.5 ** 39))
+    assert compose.Targets(density=3).onsets() is None, "an older bundle: no note lengths, no pace"
+    vanish = compose.Vanish(Settings(vanish=0.6), targets, count, np.random.default_rng(0))
+    spread = np.log(vanish.pace_aim[:, 0] / targets.onsets())
+    assert spread.mean() == pytest.approx(0.0, abs=0.01)
+    assert spread.std() == pytest.approx(compose.PACE_SPREAD, rel=0.03)
+
+
+def test_vanish_ends_held_notes_sooner_while_a_piece_starts_too_few_and_later_while_too_many():
+    vanish, sounding = holding(2, [0, 1, 2], 0, HALVING)
+    vanish.pace_aim[:] = [[0.5], [3.5]]  # onsets per column: one piece aims well below the training music's 3, one above
+    for _ in range(4):  # three notes start, then are held: the running onsets fall from 3 to 2.7
+        vanish.record(sounding)
+    assert vanish.pace[:, 0] == pytest.approx([3.0 * (31 / 32) ** 3] * 2, rel=1e-3)
+    assert vanish.hold_power[:, 0] == pytest.approx([1 / compose.PACE_INC ** 4, compose.PACE_INC ** 4])
+    certain = np.full((2, PITCHES), 0.5, np.float32)
+    vanish.hold_power[:] = [[2.0], [1.0]]
+    goes_on = np.mean([vanish.rule(sounding, np.full(2, 16))(certain)[:, :3].mean(axis=1) for _ in range(4000)], axis=0)
+    assert goes_on == pytest.approx([0.25, 0.5], abs=0.02), "a young note goes on with p to the hold power"
+    for _ in range(500):
+        vanish.record(np.zeros_like(sounding))
+    assert vanish.hold_power[:, 0].tolist() == [compose.HOLD_POWER_LIMITS[1]] * 2, "silence: bounded, not unbounded"
 
 
 C_MAJOR_TRIAD = [60, 64, 67]
