@@ -301,8 +301,8 @@ class Vanish(Decider):
         self.resting = np.zeros(self.count, bool)  # whether the column being decided is a breath
         onsets = self.targets.onsets()
         spread = np.exp(PACE_SPREAD * self.rng.standard_normal((self.count, 1)))
-        self.pace_aim = None if onsets is None else onsets * spread  # each piece's onsets per column
-        self.pace = np.full((self.count, 1), onsets or 0.0)  # onsets per column over about two bars
+        self.pace_aim = None if onsets is None else onsets * spread  # each piece's onsets per column; None: no pace
+        self.pace = np.full((self.count, 1), onsets or 0.0)  # onsets per column over about PACE_BARS bars
         self.hold_power = np.ones((self.count, 1))  # a held note goes on with its chance to this power
         self.pace_span = PACE_BARS * self.targets.span
 
@@ -379,7 +379,7 @@ class Vanish(Decider):
         return reached / np.maximum(before, SURVIVAL_FLOOR)
 
     def record(self, column: np.ndarray) -> None:
-        self.keep_pace((column & (self.held == 0)).sum(axis=1, keepdims=True))
+        self.keep_pace(column)  # before ``held`` moves on: it tells which of the column's notes start
         same = (column == (self.held > 0)).all(axis=1)
         self.unchanged = np.where(same, self.unchanged + 1, 1)
         self.held = np.where(column, self.held + 1, 0)
@@ -390,8 +390,8 @@ class Vanish(Decider):
         steered = np.clip(self.offset * growth, 0.0, VANISH_MAX)
         self.offset = np.where(self.resting[:, None], self.offset, steered)  # a breath is no reason to fill the next bar
 
-    def keep_pace(self, onsets: np.ndarray) -> None:
-        """Steer each piece's hold power by its (count, 1) ``onsets`` in the column just decided.
+    def keep_pace(self, column: np.ndarray) -> None:
+        """Steer each piece's hold power by the notes that start in the (count, PITCHES) ``column`` just decided.
 
         Too few notes starting over the last two bars: held notes end a
         little sooner (the power grows by PACE_INC), too many: later. Not
@@ -400,6 +400,7 @@ class Vanish(Decider):
         """
         if self.pace_aim is None:
             return
+        onsets = (column & (self.held == 0)).sum(axis=1, keepdims=True)
         self.pace += (onsets - self.pace) / self.pace_span
         growth = np.where(self.pace < self.pace_aim, PACE_INC, 1 / PACE_INC)
         steered = np.clip(self.hold_power * growth, *HOLD_POWER_LIMITS)
