@@ -37,6 +37,7 @@ import numpy as np
 
 from pianoroll import PianorollError, midi, pages
 from pianoroll import roll as rolls
+from pianoroll.dataset import gathered
 from pianoroll.roll import Note
 
 if TYPE_CHECKING:  # TensorFlow is imported only where a tf.data pipeline is built
@@ -409,8 +410,7 @@ def dataset(stream: EventStream, batch_size: int, shuffle: bool = False, seed: i
         given = {head: tf.gather(values, starts + stream.window) for head, values in targets.items()}
         return window, (given["token"] if list(given) == ["token"] else given)
 
-    return data.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE,
-                                      deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return gathered(data, batch_size, gather)
 
 
 def load_notes(images_dir: Path, pieces: Mapping[str, np.ndarray], resolution: float,

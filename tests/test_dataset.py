@@ -82,6 +82,18 @@ def test_shuffle_is_reproducible_and_changes_every_epoch():
     assert sorted(map(bytes, epoch_one[1].astype(np.uint8))) == sorted(map(bytes, source.targets.astype(np.uint8)))
 
 
+def test_the_pipeline_is_not_autotuned_and_still_gives_every_window_and_shards_by_data():
+    """Autotuning made TensorFlow wait up to a minute for each epoch's old iterator (``dataset.gathered``)."""
+    import tensorflow as tf
+
+    source = dataset.stream([piece(i) for i in range(2)])
+    data = dataset.dataset(source, 16, shuffle=True, seed=1)
+    assert data.options().autotune.enabled is False
+    assert data.options().experimental_distribute.auto_shard_policy == tf.data.experimental.AutoShardPolicy.DATA
+    targets = batches(data)[1].astype(np.uint8)
+    assert sorted(map(bytes, targets)) == sorted(map(bytes, source.targets.astype(np.uint8)))
+
+
 def test_transposition_moves_window_and_target_together_within_range():
     top = roll.empty(40)
     top[:, PITCHES - 1] = roll.ON  # the highest pitch: may only go down

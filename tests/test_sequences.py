@@ -93,6 +93,14 @@ def test_windows_run_across_pieces_and_a_primer_is_a_pieces_first_events():
     assert len(stream.primer("b")) == 25  # shorter than the window: it starts early enough to hold one
 
 
+def test_event_batches_are_not_autotuned_and_hold_every_window_once():
+    notes = {"a": [roll.Note(60 + i % 5, i, i + 1) for i in range(30)]}
+    stream = sequences.encode_pieces("notes", notes, sequences.fit_encoding("notes", 10, notes))
+    data = sequences.dataset(stream, 4, shuffle=True, seed=2)
+    assert data.options().autotune.enabled is False
+    assert sum(len(windows) for windows, _ in data) == stream.windows == 20
+
+
 def test_velocity_is_read_from_a_midi_source_and_fixed_for_others(make_midi, tmp_path):
     source = make_midi("played.mid", [["0, Note_on_c, 0, 60, 33", "480, Note_off_c, 0, 60, 0",
                                        "480, Note_on_c, 0, 64, 101", "960, Note_off_c, 0, 64, 0"]])
