@@ -37,6 +37,16 @@ def test_the_seed_network_steps_through_keras():
     assert np.allclose(probs, seed_net.predict(moved, verbose=0), atol=1e-6)
 
 
+def test_a_window_step_is_traced_once_per_shape_and_gives_predicts_probabilities():
+    seed_net = network("seed")
+    step = stepping.WindowStep(seed_net)
+    rng = np.random.default_rng(2)
+    for count in (1, 3, 1):
+        window = np.stack([columns(rng, WINDOW) for _ in range(count)])
+        assert np.array_equal(step.probabilities(window), seed_net.predict(window, verbose=0))
+    assert sorted(step.traced) == [(1, WINDOW, PITCHES), (3, WINDOW, PITCHES)]
+
+
 def tiny(preset: str, **changes) -> model.ModelConfig:
     import dataclasses
 

@@ -12,7 +12,9 @@ one traced graph call per column), the path the seed network takes.
 
 What is measured: columns composed per second (a batch of 16 makes 16
 columns a step), by the wall clock and per second of this process's CPU
-time, which other jobs on the machine disturb less; and whether the columns
+time, which other jobs on the machine disturb less, in the run of median
+wall-clock time among --repeats of each way (the seed's loop's speed moves
+by a fifth between runs on a quiet machine); and whether the columns
 are the seed's. Through Keras they must be identical, column for column
 (the script exits 1 when they are not); in numpy the probabilities agree
 with Keras's within float rounding (the bundle's ``stepping_agreement``), so
@@ -68,7 +70,7 @@ def arguments() -> argparse.Namespace:
                              "(default: models/independent)")
     parser.add_argument("--length", type=int, default=106, help="columns per piece (the seed's song_length)")
     parser.add_argument("--batch", type=int, default=16, help="pieces at once in the batched run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each of ours; the median counts")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each way, the seed's loop and ours; the median counts")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args()
 
@@ -171,7 +173,8 @@ def main() -> int:
     for _, run, _ in (*ours.values(), *own.values()):
         run()
 
-    seed_wall, seed_cpu, theirs = timed(lambda: seed_loop(network, primer, args.length, VANISH, VANISH_INC))
+    seed_wall, seed_cpu, theirs = median_run(lambda: seed_loop(network, primer, args.length, VANISH, VANISH_INC),
+                                             args.repeats)  # the median of as many runs as ours: like with like
     rows, identical, notes = [], {}, {}
     for figure, (pieces, run, compared) in {**ours, **own}.items():
         wall, cpu, song = median_run(run, args.repeats)
@@ -215,7 +218,7 @@ def row(figure: str, seed: float | None, ours: float) -> dict:
 
 
 def report(rows: list[dict], config: dict) -> None:
-    print(f"compose benchmark, {config['length']} columns; ours: median of {config['repeats']} runs; "
+    print(f"compose benchmark, {config['length']} columns; each way: median of {config['repeats']} runs; "
           f"load average {config['load_average']:.1f}")
     print(f"  seed's loop and seed-vanish ({config['vanish']} × {config['vanish_inc']}): {config['independent']}")
     print(f"  default network, vanish: {config['default']}")
